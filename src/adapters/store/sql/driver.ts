@@ -1,0 +1,48 @@
+/**
+ * The small pieces a SQL backend supplies so that one implementation of the Store (sql-store.ts)
+ * runs on SQLite and on PostgreSQL. SQL is written once with `?` placeholders; a driver rewrites
+ * them if its database wants another form.
+ */
+import type { StoreEvent } from '../../../ports/store.js';
+
+export type Row = Record<string, unknown>;
+
+export interface SqlQueryer {
+  all<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a statement; returns the number of rows it changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export interface SqlDriver extends SqlQueryer {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly crossProcessEvents: boolean;
+  /** Appended to a SELECT that picks rows to claim (PostgreSQL: FOR UPDATE SKIP LOCKED). */
+  readonly claimLock: string;
+  /** Appended to a SELECT that reads a row it will update in the same transaction. */
+  readonly rowLock: string;
+  readonly migrations: readonly Migration[];
+  /** Runs `fn` in one transaction that takes the write lock up front (no upgrade deadlocks). */
+  transaction<T>(fn: (q: SqlQueryer) => Promise<T>): Promise<T>;
+  /** Publishes events once the transaction `q` commits (or at once outside a transaction). */
+  publish(q: SqlQueryer, events: readonly StoreEvent[]): Promise<void>;
+  subscribe(listener: (event: StoreEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** `(?, ?, ?)` for an IN list of n values. */
+export function placeholders(n: number): string {
+  return `(${new Array(n).fill('?').join(', ')})`;
+}
+
+/** Splits a list so IN lists and multi-row inserts stay under the databases' parameter limits. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

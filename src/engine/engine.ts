@@ -1,0 +1,129 @@
+import { systemClock, type Clock } from '../core/clock.js';
+import { EarshotError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { priorityValue, terminalJobStatuses, type Json, type JobRecord, type JobStatus, type Priority, type TaskSpec } from '../core/job.js';
+import type { DeadTask, JobDetail, JobSummary, NewTask, Store } from '../ports/store.js';
+import type { Registry } from './registry.js';
+
+export interface SubmitRequest {
+  tenantId: string;
+  kind: string;
+  input?: Json;
+  priority?: Priority;
+  /** The same key from the same tenant returns the same job. */
+  idempotencyKey?: string;
+  /** The DAG; by default the job kind's plan builds it from the input. */
+  tasks?: TaskSpec[];
+}
+
+/** The engine's client side: submit jobs and act on them. Workers are in worker.ts. */
+export class Engine {
+  readonly store: Store;
+  readonly registry: Registry;
+  readonly clock: Clock;
+
+  constructor(options: { store: Store; registry: Registry; clock?: Clock }) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async submit(req: SubmitRequest): Promise<{ job: JobRecord; created: boolean }> {
+    const input = req.input ?? {};
+    let specs = req.tasks;
+    if (!specs) {
+      const kind = this.registry.job(req.kind);
+      if (!kind) throw new EarshotError('unknown_job_kind', `unknown job kind "${req.kind}"`, { details: { kinds: this.registry.jobKinds() } });
+      specs = kind.plan(input as never);
+    }
+    const now = this.clock.now();
+    const tasks: NewTask[] = specs.map((s) => ({
+      id: newId('task', now),
+      key: s.key,
+      type: s.type,
+      input: s.input ?? null,
+      dependsOn: s.dependsOn ?? [],
+      ...this.registry.resolve(s),
+    }));
+    return this.store.submitJob(
+      {
+        id: newId('job', now),
+        tenantId: req.tenantId,
+        kind: req.kind,
+        priority: priorityValue(req.priority ?? 'normal'),
+        idempotencyKey: req.idempotencyKey ?? null,
+        input,
+        tasks,
+      },
+      now,
+    );
+  }
+
+  async getJob(jobId: string, tenantId?: string): Promise<JobDetail> {
+    const job = await this.store.getJob(jobId, tenantId);
+    if (!job) throw new EarshotError('not_found', 'no such job', { details: { job_id: jobId } });
+    return job;
+  }
+
+  listJobs(query: { tenantId?: string; status?: JobStatus; kind?: string; limit?: number; before?: string }): Promise<JobSummary[]> {
+    return this.store.listJobs({ ...query, limit: Math.min(Math.max(query.limit ?? 50, 1), 500) });
+  }
+
+  /** Cancels a job that has not finished; running handlers get an abort signal. */
+  async cancel(jobId: string, tenantId?: string): Promise<JobRecord> {
+    const current = await this.getJob(jobId, tenantId);
+    if (terminalJobStatuses.has(current.status)) {
+      throw new EarshotError('conflict', `the job has already ${current.status}`, { details: { status: current.status } });
+    }
+    const job = await this.store.cancelJob(jobId, this.clock.now(), tenantId);
+    if (!job) throw new EarshotError('not_found', 'no such job', { details: { job_id: jobId } });
+    return job;
+  }
+
+  /** Runs a finished job again from `fromStep` (or from whatever did not succeed). */
+  async retry(jobId: string, fromStep?: string, tenantId?: string): Promise<JobRecord> {
+    const job = await this.store.retryJob(jobId, fromStep, this.clock.now(), tenantId);
+    if (!job) throw new EarshotError('not_found', 'no such job', { details: { job_id: jobId } });
+    return job;
+  }
+
+  listDead(query: { tenantId?: string; limit?: number }): Promise<DeadTask[]> {
+    return this.store.listDeadTasks({ ...query, limit: Math.min(Math.max(query.limit ?? 50, 1), 500) });
+  }
+
+  /** Resolves when the job reaches `status` (or any finished status), for tests and the CLI. */
+  async waitFor(jobId: string, options: { timeoutMs?: number; settled?: boolean } = {}): Promise<JobDetail> {
+    const done = (j: JobDetail) => (options.settled ? j.finishedAt !== null : ['succeeded', 'failed', 'cancelled'].includes(j.status));
+    return new Promise<JobDetail>((resolve, reject) => {
+      let finished = false;
+      const check = async () => {
+        if (finished) return;
+        try {
+          const job = await this.getJob(jobId);
+          if (done(job) && !finished) {
+            finish();
+            resolve(job);
+          }
+        } catch (err) {
+          finish();
+          reject(err);
+        }
+      };
+      const unsubscribe = this.store.subscribe((e) => {
+        if (e.type === 'job' && e.jobId === jobId) void check();
+      });
+      const poll = setInterval(() => void check(), 100);
+      const timer = setTimeout(() => {
+        finish();
+        reject(new EarshotError('unavailable', `job ${jobId} did not finish in time`, { retryable: true }));
+      }, options.timeoutMs ?? 60_000);
+      const finish = () => {
+        finished = true;
+        unsubscribe();
+        clearInterval(poll);
+        clearTimeout(timer);
+      };
+      void check();
+    });
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Store: the durable state of Earshot — jobs, their task DAGs (which are also the queue), tenants and
+ * API keys. Every method is one transaction, so a task's completion and the release of the tasks
+ * waiting on it can never be separated. Time is always passed in (`now`, ms since the epoch) so the
+ * engine runs on an injected clock. It carries no connection or transaction type: adapters own those.
+ * What a handler does, retry schedules and DAG shapes are decided above it, in the engine.
+ */
+import type { ErrorInfo } from '../core/errors.js';
+import type { Json, JobRecord, JobStatus, SpawnSpec, StepProgress, TaskRecord, TaskState } from '../core/job.js';
+
+export interface NewTask {
+  id: string;
+  key: string;
+  type: string;
+  pool: string;
+  input: Json;
+  /** Keys of tasks of the same job. */
+  dependsOn: string[];
+  alwaysRun: boolean;
+  maxAttempts: number;
+}
+
+export interface NewJob {
+  id: string;
+  tenantId: string;
+  kind: string;
+  priority: number;
+  idempotencyKey: string | null;
+  input: Json;
+  tasks: NewTask[];
+}
+
+export interface ClaimRequest {
+  workerId: string;
+  pools: readonly string[];
+  limit: number;
+  leaseMs: number;
+  now: number;
+}
+
+/** A task handed to a worker, with its lease. */
+export interface ClaimedTask {
+  id: string;
+  jobId: string;
+  tenantId: string;
+  jobKind: string;
+  key: string;
+  type: string;
+  pool: string;
+  priority: number;
+  input: Json;
+  jobInput: Json;
+  /** 1 on the first attempt. */
+  attempt: number;
+  maxAttempts: number;
+  leaseToken: string;
+  leaseExpiresAt: number;
+}
+
+export interface Lease {
+  taskId: string;
+  leaseToken: string;
+}
+
+export interface Completion extends Lease {
+  output: Json;
+  /** Tasks the handler added to its job (fan-out). */
+  spawn?: (Omit<SpawnSpec, 'pool' | 'maxAttempts' | 'alwaysRun'> & { id: string; pool: string; maxAttempts: number; alwaysRun: boolean })[];
+}
+
+export interface Failure extends Lease {
+  error: ErrorInfo;
+  /** When to try again; null makes the task dead. */
+  retryAt: number | null;
+}
+
+export interface Heartbeat extends Lease {
+  progress?: Json;
+}
+
+/** ok; lost: the lease expired or was taken over (fencing); cancelled: the job was cancelled. */
+export type LeaseOutcome = 'ok' | 'lost' | 'cancelled';
+
+export interface JobSummary extends JobRecord {
+  steps: StepProgress[];
+}
+
+export interface JobDetail extends JobSummary {
+  tasks: TaskRecord[];
+}
+
+export interface ListJobsQuery {
+  tenantId?: string;
+  status?: JobStatus;
+  kind?: string;
+  limit: number;
+  /** Return jobs created before this job id (pagination). */
+  before?: string;
+}
+
+export interface DeadTask extends TaskRecord {
+  tenantId: string;
+  jobKind: string;
+}
+
+export interface QueueCount {
+  pool: string;
+  state: TaskState;
+  count: number;
+}
+
+export interface WorkerInfo {
+  id: string;
+  pools: string[];
+  hostname: string;
+  pid: number;
+  concurrency: number;
+  startedAt: number;
+  lastSeenAt: number;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  /** The first characters of the key, shown to operators to tell keys apart. */
+  prefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** What the store tells listeners in this process, and in others where the backend can (LISTEN/NOTIFY). */
+export type StoreEvent =
+  | { type: 'ready'; pools: string[] }
+  | { type: 'cancelled'; jobId: string }
+  | { type: 'job'; jobId: string; status: JobStatus };
+
+export interface StoreCapabilities {
+  dialect: 'sqlite' | 'postgres';
+  /** Whether events reach other processes by themselves; if not, workers poll. */
+  crossProcessEvents: boolean;
+}
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+
+  /** Applies pending migrations; returns the versions applied. */
+  migrate(): Promise<number[]>;
+  close(): Promise<void>;
+
+  /** Inserts a job and its DAG, or returns the existing job with the same idempotency key. */
+  submitJob(job: NewJob, now: number): Promise<{ job: JobRecord; created: boolean }>;
+  getJob(jobId: string, tenantId?: string): Promise<JobDetail | undefined>;
+  listJobs(query: ListJobsQuery): Promise<JobSummary[]>;
+  /** Outputs of the tasks a task depends on, by key (fan-in reads them). */
+  dependencyOutputs(taskId: string): Promise<{ key: string; type: string; output: Json | null }[]>;
+
+  claim(request: ClaimRequest): Promise<ClaimedTask[]>;
+  heartbeat(beats: readonly Heartbeat[], leaseMs: number, now: number): Promise<LeaseOutcome[]>;
+  complete(completions: readonly Completion[], now: number): Promise<LeaseOutcome[]>;
+  fail(failures: readonly Failure[], now: number): Promise<LeaseOutcome[]>;
+  /** Gives leases back without counting the attempt (graceful shutdown). */
+  release(leases: readonly Lease[], now: number): Promise<void>;
+  /** Expired leases: the task is ready again (the attempt counted) or dead when out of attempts. */
+  reapExpiredLeases(now: number): Promise<number>;
+
+  cancelJob(jobId: string, now: number, tenantId?: string): Promise<JobRecord | undefined>;
+  /** Runs `step` and everything downstream again (and whatever did not succeed); upstream results stay. */
+  retryJob(jobId: string, fromStep: string | undefined, now: number, tenantId?: string): Promise<JobRecord | undefined>;
+  listDeadTasks(query: { tenantId?: string; limit: number }): Promise<DeadTask[]>;
+  queueCounts(): Promise<QueueCount[]>;
+
+  upsertWorker(worker: WorkerInfo): Promise<void>;
+  removeWorker(workerId: string): Promise<void>;
+  listWorkers(seenSince: number): Promise<WorkerInfo[]>;
+
+  createTenant(tenant: Tenant): Promise<Tenant>;
+  getTenant(tenantId: string): Promise<Tenant | undefined>;
+  createApiKey(key: ApiKeyRecord, keyHash: string): Promise<void>;
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(tenantId?: string): Promise<ApiKeyRecord[]>;
+  revokeApiKey(keyId: string, now: number): Promise<boolean>;
+
+  /** Listens to store events; returns a function that stops listening. */
+  subscribe(listener: (event: StoreEvent) => void): () => void;
+}
