@@ -86,7 +86,7 @@ export interface BlobStore {
   readonly capabilities: BlobStoreCapabilities;
   /**
    * Streams `body` to `key`; readers never see a half-written object, and a failed put leaves the
-   * previous object (or none) in place. On failure `body` is destroyed, so an HTTP layer should refuse
+   * previous object (or none) in place. A failure while streaming destroys `body`, so an HTTP layer should refuse
    * an oversized Content-Length before calling this if it wants to answer 413 on a live connection.
    */
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<BlobInfo>;

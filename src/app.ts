@@ -1,0 +1,111 @@
+/**
+ * The composition root: the only place that chooses adapters. Everything else receives ports.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDiskBlobStore, type DiskBlobStore } from './adapters/blobs/disk/disk-blob-store.js';
+import { createS3BlobStore } from './adapters/blobs/s3/s3-blob-store.js';
+import { createPinoLogger } from './adapters/logger/pino/pino-logger.js';
+import { createPostgresStore } from './adapters/store/postgres/postgres-store.js';
+import { createSqliteStore } from './adapters/store/sqlite/sqlite-store.js';
+import type { Config } from './config/config.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { Engine } from './engine/engine.js';
+import { Registry } from './engine/registry.js';
+import { Worker } from './engine/worker.js';
+import { registerPipelines } from './pipelines/index.js';
+import type { BlobStore } from './ports/blob-store.js';
+import type { Logger } from './ports/logger.js';
+import type { Store } from './ports/store.js';
+
+/** The tenant that owns everything when authentication is off. */
+export const LOCAL_TENANT = 'local';
+
+export interface App {
+  config: Config;
+  store: Store;
+  blobs: BlobStore;
+  registry: Registry;
+  engine: Engine;
+  clock: Clock;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface AppOverrides {
+  logger?: Logger;
+  clock?: Clock;
+  registry?: Registry;
+}
+
+export function createStore(config: Config, logger: Logger): Store {
+  return config.database.kind === 'postgres'
+    ? createPostgresStore({ url: config.database.url, logger })
+    : createSqliteStore({ path: config.database.path });
+}
+
+/** The signing secret from config, or one generated once into the data directory (embedded mode). */
+function signingSecret(config: Config): string {
+  if (config.signingSecret) return config.signingSecret;
+  const file = join(config.dataDir, '.secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(config.dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+export function createBlobStore(config: Config, clock: Clock): BlobStore | DiskBlobStore {
+  const s = config.storage;
+  if (s.kind === 'disk') return createDiskBlobStore({ rootDir: s.rootDir, publicBaseUrl: config.publicUrl, signingSecret: signingSecret(config), clock });
+  return createS3BlobStore({
+    bucket: s.bucket,
+    prefix: s.prefix,
+    region: s.region,
+    forcePathStyle: s.forcePathStyle,
+    clock,
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(s.publicEndpoint ? { publicEndpoint: s.publicEndpoint } : {}),
+    ...(s.accessKeyId ? { accessKeyId: s.accessKeyId } : {}),
+    ...(s.secretAccessKey ? { secretAccessKey: s.secretAccessKey } : {}),
+  });
+}
+
+/** Builds the adapters and the engine, and applies migrations. */
+export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const logger = overrides.logger ?? createPinoLogger({ level: config.logLevel });
+  const clock = overrides.clock ?? systemClock;
+  const store = createStore(config, logger);
+  await store.migrate();
+  await store.createTenant({ id: LOCAL_TENANT, name: 'Local', createdAt: clock.now() });
+  const blobs = createBlobStore(config, clock);
+  const registry = overrides.registry ?? registerPipelines(new Registry());
+  const engine = new Engine({ store, registry, clock });
+  return {
+    config,
+    store,
+    blobs,
+    registry,
+    engine,
+    clock,
+    logger,
+    async close() {
+      await blobs.close();
+      await store.close();
+    },
+  };
+}
+
+/** A worker for this process's pools and concurrency. */
+export function createWorker(app: App, options: { pools?: string[]; concurrency?: number } = {}): Worker {
+  return new Worker({
+    store: app.store,
+    registry: app.registry,
+    clock: app.clock,
+    logger: app.logger,
+    pools: options.pools ?? app.config.pools,
+    concurrency: options.concurrency ?? app.config.concurrency,
+    leaseMs: app.config.leaseMs,
+  });
+}

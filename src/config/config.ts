@@ -1,0 +1,262 @@
+/**
+ * The one typed configuration schema, and the only place that reads process.env. Every setting has an
+ * environment variable, a CLI flag, a default and a line of documentation; `earshot --help` and
+ * docs/OPERATIONS.md are written from this table.
+ */
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { EarshotError } from '../core/errors.js';
+
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'enum';
+
+interface Setting<K extends Kind = Kind> {
+  env: string;
+  flag: string;
+  kind: K;
+  doc: string;
+  /** Shown in help; the value used when nothing is set (undefined: unset). */
+  default?: string;
+  choices?: readonly string[];
+  min?: number;
+  /** Not printed in help output or error messages. */
+  secret?: boolean;
+}
+
+export const settings = {
+  host: { env: 'EARSHOT_HOST', flag: 'host', kind: 'string', default: '127.0.0.1', doc: 'Address the HTTP API listens on.' },
+  port: { env: 'EARSHOT_PORT', flag: 'port', kind: 'int', default: '8080', min: 0, doc: 'Port the HTTP API listens on (0: any free port).' },
+  dataDir: { env: 'EARSHOT_DATA_DIR', flag: 'data-dir', kind: 'string', default: './data', doc: 'Embedded mode: where the SQLite file and blobs live.' },
+  databaseUrl: {
+    env: 'EARSHOT_DATABASE_URL',
+    flag: 'database-url',
+    kind: 'string',
+    doc: 'postgres://user:pass@host:port/db for distributed mode, or sqlite:PATH. Default: sqlite:<data-dir>/earshot.db.',
+  },
+  storage: {
+    env: 'EARSHOT_STORAGE',
+    flag: 'storage',
+    kind: 'string',
+    default: 'disk',
+    doc: 'Blob storage: "disk" (<data-dir>/blobs) or s3://bucket/prefix.',
+  },
+  s3Endpoint: { env: 'EARSHOT_S3_ENDPOINT', flag: 's3-endpoint', kind: 'string', doc: 'S3-compatible endpoint URL (MinIO, R2, ...); AWS when unset.' },
+  s3PublicEndpoint: {
+    env: 'EARSHOT_S3_PUBLIC_ENDPOINT',
+    flag: 's3-public-endpoint',
+    kind: 'string',
+    doc: 'Endpoint used in pre-signed URLs handed to clients, when it differs from the one workers use.',
+  },
+  s3Region: { env: 'EARSHOT_S3_REGION', flag: 's3-region', kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
+  s3AccessKeyId: { env: 'EARSHOT_S3_ACCESS_KEY_ID', flag: 's3-access-key-id', kind: 'string', secret: true, doc: 'S3 access key (else the AWS default chain).' },
+  s3SecretAccessKey: { env: 'EARSHOT_S3_SECRET_ACCESS_KEY', flag: 's3-secret-access-key', kind: 'string', secret: true, doc: 'S3 secret key.' },
+  s3ForcePathStyle: {
+    env: 'EARSHOT_S3_FORCE_PATH_STYLE',
+    flag: 's3-force-path-style',
+    kind: 'bool',
+    doc: 'Path-style bucket addressing. Default: on when an endpoint is set.',
+  },
+  publicUrl: { env: 'EARSHOT_PUBLIC_URL', flag: 'public-url', kind: 'string', doc: 'Base URL of links handed to clients. Default: http://<host>:<port>.' },
+  auth: {
+    env: 'EARSHOT_AUTH',
+    flag: 'auth',
+    kind: 'enum',
+    choices: ['auto', 'on', 'off'],
+    default: 'auto',
+    doc: 'API keys: "auto" is off on a loopback address and on anywhere else; "off" is refused off loopback.',
+  },
+  signingSecret: {
+    env: 'EARSHOT_SIGNING_SECRET',
+    flag: 'signing-secret',
+    kind: 'string',
+    secret: true,
+    doc: 'Secret for signed URLs; every process of a deployment needs the same one. Default: generated into <data-dir>/.secret.',
+  },
+  workers: { env: 'EARSHOT_WORKERS', flag: 'workers', kind: 'bool', default: 'true', doc: '`serve` also runs workers in the same process.' },
+  pools: { env: 'EARSHOT_POOLS', flag: 'pools', kind: 'list', default: 'cpu,io,asr', doc: 'Task pools this process works on.' },
+  concurrency: { env: 'EARSHOT_CONCURRENCY', flag: 'concurrency', kind: 'int', min: 1, doc: 'Tasks run at once per process. Default: the number of CPU cores.' },
+  leaseMs: { env: 'EARSHOT_LEASE_MS', flag: 'lease-ms', kind: 'int', default: '30000', min: 1000, doc: 'Task lease; a worker silent this long loses its task.' },
+  shutdownGraceMs: {
+    env: 'EARSHOT_SHUTDOWN_GRACE_MS',
+    flag: 'shutdown-grace-ms',
+    kind: 'int',
+    default: '30000',
+    min: 0,
+    doc: 'On SIGTERM, how long running tasks may finish before their leases are released.',
+  },
+  maxUploadBytes: { env: 'EARSHOT_MAX_UPLOAD_BYTES', flag: 'max-upload-bytes', kind: 'int', default: String(2 * 1024 ** 3), min: 1, doc: 'Largest upload accepted.' },
+  logLevel: {
+    env: 'EARSHOT_LOG_LEVEL',
+    flag: 'log-level',
+    kind: 'enum',
+    choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+    default: 'info',
+    doc: 'Log level; logs are JSON lines on stdout.',
+  },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  storage:
+    | { kind: 'disk'; rootDir: string }
+    | {
+        kind: 's3';
+        bucket: string;
+        prefix: string;
+        endpoint: string | undefined;
+        publicEndpoint: string | undefined;
+        region: string;
+        accessKeyId: string | undefined;
+        secretAccessKey: string | undefined;
+        forcePathStyle: boolean;
+      };
+  publicUrl: string;
+  /** Whether API keys are required. */
+  authRequired: boolean;
+  signingSecret: string | undefined;
+  workers: boolean;
+  pools: string[];
+  concurrency: number;
+  leaseMs: number;
+  shutdownGraceMs: number;
+  maxUploadBytes: number;
+  logLevel: string;
+}
+
+/** Values from CLI flags, by flag name (`data-dir`), as parseArgs gives them. */
+export type Flags = Record<string, string | boolean | undefined>;
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/**
+ * Reads the configuration from flags, then the environment, then defaults. Collects every problem
+ * and throws one `invalid_config` error that names them all.
+ */
+export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const raw = (name: SettingName): string | undefined => {
+    const s: Setting = settings[name];
+    const fromFlag = flags[s.flag];
+    if (fromFlag !== undefined) return String(fromFlag);
+    const fromEnv = env[s.env];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    return s.default;
+  };
+  const bad = (name: SettingName, why: string) => {
+    const s: Setting = settings[name];
+    problems.push(`${s.env} / --${s.flag}: ${why}`);
+  };
+  const str = (name: SettingName) => raw(name);
+  const int = (name: SettingName): number | undefined => {
+    const v = raw(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    const min = (settings[name] as Setting).min ?? Number.MIN_SAFE_INTEGER;
+    if (!Number.isSafeInteger(n) || n < min) {
+      bad(name, `expected an integer >= ${min}, got "${v}"`);
+      return undefined;
+    }
+    return n;
+  };
+  const bool = (name: SettingName): boolean | undefined => {
+    const v = raw(name);
+    if (v === undefined) return undefined;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    bad(name, `expected true or false, got "${v}"`);
+    return undefined;
+  };
+  const choice = (name: SettingName): string => {
+    const v = raw(name)!;
+    const choices = (settings[name] as Setting).choices ?? [];
+    if (!choices.includes(v)) bad(name, `expected one of ${choices.join(', ')}, got "${v}"`);
+    return v;
+  };
+
+  const host = str('host')!;
+  const port = int('port') ?? 8080;
+  const dataDir = resolve(str('dataDir')!);
+  const dbUrl = str('databaseUrl');
+  let database: Config['database'] = { kind: 'sqlite', path: resolve(dataDir, 'earshot.db') };
+  if (dbUrl !== undefined) {
+    if (/^postgres(ql)?:\/\//.test(dbUrl)) database = { kind: 'postgres', url: dbUrl };
+    else if (dbUrl.startsWith('sqlite:')) database = { kind: 'sqlite', path: resolve(dbUrl.slice('sqlite:'.length)) };
+    else bad('databaseUrl', 'expected postgres://... or sqlite:PATH');
+  }
+
+  const storageRaw = str('storage')!;
+  let storage: Config['storage'] = { kind: 'disk', rootDir: resolve(dataDir, 'blobs') };
+  if (storageRaw.startsWith('s3://')) {
+    const [bucket = '', ...rest] = storageRaw.slice('s3://'.length).split('/');
+    if (!bucket) bad('storage', 'expected s3://bucket/prefix');
+    const endpoint = str('s3Endpoint');
+    storage = {
+      kind: 's3',
+      bucket,
+      prefix: rest.filter(Boolean).join('/'),
+      endpoint,
+      publicEndpoint: str('s3PublicEndpoint'),
+      region: str('s3Region')!,
+      accessKeyId: str('s3AccessKeyId'),
+      secretAccessKey: str('s3SecretAccessKey'),
+      forcePathStyle: bool('s3ForcePathStyle') ?? endpoint !== undefined,
+    };
+  } else if (storageRaw !== 'disk') {
+    bad('storage', `expected "disk" or s3://bucket/prefix, got "${storageRaw}"`);
+  }
+
+  const auth = choice('auth');
+  const authRequired = auth === 'on' || (auth === 'auto' && !isLoopback(host));
+  if (auth === 'off' && !isLoopback(host)) bad('auth', `authentication cannot be off on a non-loopback address (${host})`);
+
+  const pools = (str('pools') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  if (pools.length === 0) bad('pools', 'name at least one pool');
+  for (const p of pools) if (!/^[a-z0-9_-]+$/i.test(p)) bad('pools', `bad pool name "${p}"`);
+
+  const config: Config = {
+    host,
+    port,
+    dataDir,
+    database,
+    storage,
+    publicUrl: (str('publicUrl') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, ''),
+    authRequired,
+    signingSecret: str('signingSecret'),
+    workers: bool('workers') ?? true,
+    pools,
+    concurrency: int('concurrency') ?? Math.max(1, cpus().length),
+    leaseMs: int('leaseMs') ?? 30_000,
+    shutdownGraceMs: int('shutdownGraceMs') ?? 30_000,
+    maxUploadBytes: int('maxUploadBytes') ?? 2 * 1024 ** 3,
+    logLevel: choice('logLevel'),
+  };
+  if (problems.length > 0) {
+    throw new EarshotError('invalid_config', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  return config;
+}
+
+/** Help lines for the given settings: flag, env variable, default, doc. */
+export function settingsHelp(names: readonly SettingName[]): string {
+  return names
+    .map((n) => {
+      const s: Setting = settings[n];
+      const arg = s.kind === 'bool' ? '' : s.kind === 'enum' ? ` <${s.choices!.join('|')}>` : ' <value>';
+      const def = s.default !== undefined && !s.secret ? ` (default: ${s.default})` : '';
+      return `  --${s.flag}${arg}\n      ${s.doc}${def} [${s.env}]`;
+    })
+    .join('\n');
+}
+
+/** parseArgs option definitions for the given settings (all strings: loadConfig validates). */
+export function settingsParseOptions(names: readonly SettingName[]): Record<string, { type: 'string' }> {
+  return Object.fromEntries(names.map((n) => [settings[n].flag, { type: 'string' as const }]));
+}
