@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'invalid_config'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
