@@ -1,0 +1,120 @@
+/**
+ * The one place that turns errors into HTTP answers. Every error body is
+ * `{ "error": { "code", "message", "details" } }`; codes are EarshotError codes, so a client can branch
+ * on them without parsing messages. Anything unexpected is a 500 whose message stays in the log.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EarshotError } from '../../core/errors.js';
+
+/**
+ * unknown_job_kind is 400 like any other unknown value in the request's shape (details.kinds lists the
+ * known ones); unknown_step is 422 because the request is well formed but names a step that this
+ * particular job does not have (details.steps lists the job's steps).
+ */
+const statusByCode: Readonly<Record<string, number>> = {
+  bad_request: 400,
+  invalid_dag: 400,
+  unknown_job_kind: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  range_not_satisfiable: 416,
+  unprocessable: 422,
+  unknown_step: 422,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+/** Fastify's own client errors (body parsing, media types) keep their status under our codes. */
+const codeByStatus: Readonly<Record<number, string>> = {
+  400: 'bad_request',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; details: Record<string, unknown> | null };
+}
+
+export function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
+  return { error: { code, message, details: details ?? null } };
+}
+
+export function statusForCode(code: string): number {
+  return statusByCode[code] ?? 500;
+}
+
+interface FastifyLikeError {
+  code?: unknown;
+  statusCode?: unknown;
+  message?: unknown;
+  validation?: { instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }[];
+  validationContext?: string;
+}
+
+/** Status and body for anything thrown while handling a request. */
+export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof EarshotError) {
+    const status = statusForCode(err.code);
+    if (status >= 500 && err.code !== 'unavailable') return internal();
+    return { status, body: errorBody(err.code, err.message, err.details) };
+  }
+  const e = (err ?? {}) as FastifyLikeError;
+  if (Array.isArray(e.validation)) {
+    const where = e.validationContext ?? 'request';
+    const problems = e.validation.map((v) => ({ in: where, path: v.instancePath || '/', message: v.message ?? 'is invalid', ...(v.params ? { params: v.params } : {}) }));
+    return { status: 400, body: errorBody('bad_request', `invalid ${where}: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, { problems }) };
+  }
+  // Only Fastify's own errors are trusted to carry a client status; others may leak internals.
+  if (typeof e.code === 'string' && e.code.startsWith('FST_') && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const code = codeByStatus[e.statusCode] ?? 'bad_request';
+    return { status: e.statusCode, body: errorBody(code, typeof e.message === 'string' ? e.message : code) };
+  }
+  return internal();
+}
+
+function internal(): { status: number; body: ErrorBody } {
+  return { status: 500, body: errorBody('internal', 'internal error') };
+}
+
+/** Fastify error handler: maps, logs server errors with their stack, and asks for credentials on 401. */
+export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, body } = toHttpError(err);
+  if (status >= 500) request.log.error({ err }, 'request failed');
+  else request.log.debug({ err_code: body.error.code, status }, 'request refused');
+  if (status === 401) reply.header('www-authenticate', 'Bearer realm="earshot"');
+  return reply.code(status).send(body);
+}
+
+/** Unknown routes answer like every other error, not with Fastify's default body. */
+export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = (request.raw.url ?? '').split('?')[0];
+  return reply.code(404).send(errorBody('not_found', `no route ${request.method} ${path}`));
+}
+
+/** The JSON schema of an error body, for OpenAPI and serialization. */
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'details'],
+      properties: {
+        code: { type: 'string', description: 'Stable machine-readable code, e.g. not_found, conflict, bad_request.' },
+        message: { type: 'string' },
+        details: { type: ['object', 'null'], additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+/** `response` entries for the given error statuses, all with the error body. */
+export function errorResponses(...statuses: number[]): Record<number, { $ref: string }> {
+  return Object.fromEntries(statuses.map((s) => [s, { $ref: 'Error#' }]));
+}

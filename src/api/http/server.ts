@@ -1,0 +1,75 @@
+/**
+ * The HTTP API. It receives the engine and ports from the composition root and builds nothing itself.
+ */
+import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { newId } from '../../core/ids.js';
+import type { Engine } from '../../engine/engine.js';
+import type { BlobStore } from '../../ports/blob-store.js';
+import type { Logger } from '../../ports/logger.js';
+import type { Store } from '../../ports/store.js';
+import { authenticate } from './auth.js';
+import { blobsRoutes } from './blobs-routes.js';
+import { registerDocs } from './docs.js';
+import { errorSchema, handleError, handleNotFound } from './errors.js';
+import { jobSchemas } from './job-json.js';
+import { jobsRoutes } from './jobs-routes.js';
+import type { Metrics } from './metrics.js';
+import { opsRoutes } from './ops-routes.js';
+
+export interface HttpDeps {
+  engine: Engine;
+  store: Store;
+  blobs: BlobStore;
+  logger: Logger;
+  /** When false every request acts for `localTenant`. */
+  authRequired: boolean;
+  localTenant: string;
+  /** Largest blob upload accepted through signed URLs. */
+  maxUploadBytes: number;
+  metrics: Metrics;
+  version: string;
+}
+
+/** Quiet routes: polled by orchestrators and Prometheus, logged at debug only. */
+const QUIET_ROUTES = new Set(['/v1/health', '/v1/ready', '/metrics']);
+
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = fastify({
+    // Our Logger is pino's shape (pino itself in production), which is what Fastify expects.
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    // One line per request, written by the onResponse hook below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => newId('req'),
+    // allErrors: a 400 lists every problem at once; removeAdditional off: unknown fields are refused, not dropped.
+    ajv: { customOptions: { allErrors: true, removeAdditional: false } },
+  });
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  app.addSchema(errorSchema);
+  for (const s of jobSchemas) app.addSchema(s);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
+    deps.metrics.observeHttpRequest(request.method, route, reply.statusCode);
+    const fields = { method: request.method, route, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) };
+    if (QUIET_ROUTES.has(route)) request.log.debug(fields, 'request');
+    else request.log.info(fields, 'request');
+  });
+
+  registerDocs(app, { version: deps.version, authRequired: deps.authRequired });
+  void app.register(opsRoutes({ store: deps.store, metrics: deps.metrics, version: deps.version }));
+  void app.register(async (v1) => {
+    v1.decorateRequest('tenantId', '');
+    v1.addHook('onRequest', authenticate({ store: deps.store, authRequired: deps.authRequired, localTenant: deps.localTenant }));
+    await v1.register(jobsRoutes(deps.engine));
+  });
+  if (deps.blobs.capabilities.urlTarget === 'api' && deps.blobs.verifySignedUrl) {
+    void app.register(blobsRoutes({ blobs: deps.blobs, maxUploadBytes: deps.maxUploadBytes }));
+  }
+  return app;
+}

@@ -1,0 +1,119 @@
+/**
+ * The CLI as an operator uses it: help, `serve` on the embedded default in a fresh data directory,
+ * API keys, a job through the API, and a clean exit on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+
+const BIN = resolve(import.meta.dirname, '../../bin/earshot.js');
+const dataDir = mkdtempSync(join(tmpdir(), 'earshot-cli-'));
+const children: ChildProcess[] = [];
+
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function earshot(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+}
+
+/** Starts `earshot serve` and resolves with its URL once it logs that it listens. */
+function serve(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return new Promise((resolvePromise, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'earshot is listening' && entry.url) resolvePromise({ url: entry.url, child });
+      } catch {}
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
+  });
+}
+
+describe('earshot CLI', () => {
+  it('prints help for the program and for each command', () => {
+    const help = earshot(['--help']);
+    assert.equal(help.status, 0);
+    for (const c of ['serve', 'worker', 'migrate', 'keys', 'jobs']) assert.match(help.stdout, new RegExp(`\\b${c}\\b`));
+    const serveHelp = earshot(['serve', '--help']);
+    assert.equal(serveHelp.status, 0);
+    assert.match(serveHelp.stdout, /--port <value>/);
+    assert.match(serveHelp.stdout, /EARSHOT_PORT/);
+  });
+
+  it('refuses bad settings with a clear message and exit code 2', () => {
+    const r = earshot(['serve', '--port', 'eighty', '--data-dir', dataDir]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /EARSHOT_PORT \/ --port: expected an integer/);
+    assert.equal(earshot(['nonsense']).status, 2);
+  });
+
+  it('serves the embedded default, runs a job, and exits cleanly on SIGTERM', async () => {
+    const { url, child } = await serve([]);
+    const health = await fetch(`${url}/v1/health`);
+    assert.equal(health.status, 200);
+    const created = await fetch(`${url}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'diagnostics', input: { tasks: 3, sleep_ms: 10 } }),
+    });
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+    let job: { status: string } = { status: 'queued' };
+    for (let i = 0; i < 100 && !['succeeded', 'failed'].includes(job.status); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await (await fetch(`${url}/v1/jobs/${id}`)).json()) as { status: string };
+    }
+    assert.equal(job.status, 'succeeded');
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  it('creates API keys that the server then requires', async () => {
+    const created = earshot(['keys', 'create', '--tenant', 'acme', '--name', 'ci', '--data-dir', dataDir]);
+    assert.equal(created.status, 0, created.stderr);
+    const key = created.stdout.trim();
+    assert.match(key, /^es_/);
+    assert.match(earshot(['keys', 'list', '--data-dir', dataDir]).stdout, /acme/);
+    const { url, child } = await serve(['--auth', 'on']);
+    assert.equal((await fetch(`${url}/v1/jobs`)).status, 401);
+    assert.equal((await fetch(`${url}/v1/jobs`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  });
+
+  it('submits a job from the command line and shows its progress while a separate worker process runs it', async () => {
+    const worker = spawn(process.execPath, [BIN, 'worker', '--data-dir', dataDir, '--concurrency', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(worker);
+    await new Promise<void>((r) => {
+      createInterface({ input: worker.stdout! }).on('line', (line) => {
+        if (line.includes('worker started')) r();
+      });
+    });
+    const submitted = spawn(process.execPath, [BIN, 'jobs', 'submit', 'diagnostics', '--input', '{"tasks": 6, "sleep_ms": 20}', '--wait', '--data-dir', dataDir]);
+    let stdout = '';
+    let stderr = '';
+    submitted.stdout.on('data', (d: Buffer) => (stdout += d));
+    submitted.stderr.on('data', (d: Buffer) => (stderr += d));
+    const code = await new Promise((r) => submitted.once('exit', r));
+    assert.equal(code, 0, stderr);
+    const id = stdout.trim();
+    assert.match(id, /^job_/);
+    assert.match(stderr, new RegExp(`${id} 100% 8/8`));
+    assert.match(stderr, /succeeded/);
+    const stopped = new Promise((r) => worker.once('exit', r));
+    worker.kill('SIGTERM');
+    assert.equal(await stopped, 0);
+  });
+});
