@@ -82,6 +82,7 @@ export class Worker extends EventEmitter {
   private unsubscribe: (() => void) | undefined;
   private claiming = false;
   private claimAgain = false;
+  private kickScheduled = false;
   private flushing: Promise<void> | undefined;
   private stopping = false;
   private started = false;
@@ -136,15 +137,12 @@ export class Worker extends EventEmitter {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     const heartbeat = setInterval(() => void this.renewLeases().catch(() => {}), this.heartbeatMs);
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([Promise.all([...this.running.values()].map((r) => r.done)), grace]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all([...this.running.values()].map((r) => r.done)), graceMs);
     clearInterval(heartbeat);
     const aborted = [...this.running.values()];
     for (const r of aborted) r.controller.abort('shutdown' satisfies AbortReason);
     // Handlers that ignore their signal are not waited for beyond a short while.
-    await Promise.race([Promise.all(aborted.map((r) => r.done)), new Promise((r) => setTimeout(r, Math.min(5000, graceMs)))]);
+    await waitAtMost(Promise.all(aborted.map((r) => r.done)), Math.min(5000, graceMs));
     await this.flush();
     const left = aborted.filter((r) => !r.settled);
     if (left.length > 0) {
@@ -174,6 +172,19 @@ export class Worker extends EventEmitter {
       });
   }
 
+  /**
+   * Kicks once the current burst of finishing handlers has freed its slots, so they are claimed in one
+   * batch rather than one at a time.
+   */
+  private kickSoon(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      this.kick();
+    });
+  }
+
   private async claimLoop(): Promise<void> {
     while (!this.stopping) {
       this.claimAgain = false;
@@ -200,6 +211,9 @@ export class Worker extends EventEmitter {
     this.running.set(task.id, entry);
     entry.done = this.runHandler(entry).finally(() => {
       this.running.delete(task.id);
+      // Claim into the free slot while the result is being saved, not after (the two overlap on
+      // PostgreSQL); and kick again once it is saved, for the tasks its completion made ready.
+      this.kickSoon();
       void this.flush().finally(() => this.kick());
     });
   }
@@ -274,26 +288,9 @@ export class Worker extends EventEmitter {
       const completions = this.completions.splice(0);
       const failures = this.failures.splice(0);
       const now = this.clock.now();
-      // A completion that spawns tasks can be refused (a bad DAG); settle those alone so one cannot sink the batch.
-      const plain = completions.filter((c) => !c.spawn);
-      const report = (items: { taskId: string }[], outcomes: LeaseOutcome[]) =>
-        items.forEach((c, i) => {
-          const info = this.finishing.get(c.taskId);
-          this.finishing.delete(c.taskId);
-          if (info) this.emit('task', outcomes[i] === 'lost' ? { ...info, outcome: 'lost' } : info);
-          if (outcomes[i] === 'lost') this.log.warn({ task_id: c.taskId }, 'lease lost before the task was settled; result dropped');
-        });
       try {
-        report(plain, await this.store.complete(plain, now));
-        for (const c of completions.filter((x) => x.spawn)) {
-          try {
-            report([c], await this.store.complete([c], now));
-          } catch (err) {
-            if (!(err instanceof EarshotError)) throw err;
-            failures.push({ taskId: c.taskId, leaseToken: c.leaseToken, error: err.toInfo(), retryAt: null });
-          }
-        }
-        report(failures, await this.store.fail(failures, now));
+        await this.settleCompletions(completions, failures, now);
+        this.report(failures, await this.store.fail(failures, now));
       } catch (err) {
         // The store is unreachable: keep the results and try again; the leases are still renewed meanwhile.
         this.log.error({ err }, 'could not settle tasks; will retry');
@@ -303,6 +300,45 @@ export class Worker extends EventEmitter {
         if (this.stopping && this.running.size === 0) return;
       }
     }
+  }
+
+  /**
+   * All completions in one transaction. A completion that spawns tasks can be refused (a bad DAG);
+   * then the others go together and each spawning one alone, so one cannot sink the batch, and a
+   * refused one becomes a failure.
+   */
+  private async settleCompletions(completions: Completion[], failures: Failure[], now: number): Promise<void> {
+    const spawning = completions.filter((c) => c.spawn);
+    if (spawning.length > 0 && completions.length > 1) {
+      try {
+        this.report(completions, await this.store.complete(completions, now));
+        return;
+      } catch (err) {
+        if (!(err instanceof EarshotError)) throw err;
+      }
+    }
+    this.report(
+      completions.filter((c) => !c.spawn),
+      await this.store.complete(completions.filter((c) => !c.spawn), now),
+    );
+    for (const c of spawning) {
+      try {
+        this.report([c], await this.store.complete([c], now));
+      } catch (err) {
+        if (!(err instanceof EarshotError)) throw err;
+        failures.push({ taskId: c.taskId, leaseToken: c.leaseToken, error: err.toInfo(), retryAt: null });
+      }
+    }
+  }
+
+  /** Tells listeners how each settled task ended. */
+  private report(items: readonly { taskId: string }[], outcomes: readonly LeaseOutcome[]): void {
+    items.forEach((c, i) => {
+      const info = this.finishing.get(c.taskId);
+      this.finishing.delete(c.taskId);
+      if (info) this.emit('task', outcomes[i] === 'lost' ? { ...info, outcome: 'lost' } : info);
+      if (outcomes[i] === 'lost') this.log.warn({ task_id: c.taskId }, 'lease lost before the task was settled; result dropped');
+    });
   }
 
   private async renewLeases(): Promise<void> {
@@ -317,6 +353,8 @@ export class Worker extends EventEmitter {
     );
     outcomes.forEach((o, i) => {
       const r = entries[i]!;
+      // A renewal that crossed the task's own completion finds no lease: nothing was lost.
+      if (r.settled || !this.running.has(r.task.id)) return;
       if (o === 'lost') {
         this.log.warn({ job_id: r.task.jobId, task_id: r.task.id }, 'lease lost; aborting the task');
         r.controller.abort('lost' satisfies AbortReason);
@@ -334,5 +372,16 @@ export class Worker extends EventEmitter {
       startedAt: this.startedAt,
       lastSeenAt: now,
     });
+  }
+}
+
+/** Waits for `promise` or `ms`, whichever comes first, and leaves no timer behind to hold the process open. */
+async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -371,6 +371,22 @@ export function engineContract(factory: StoreFactory): void {
       await stopWorkers();
     });
 
+    it('does not grow a cancelled job: a spawn that completes after the cancel adds nothing', async () => {
+      nextTest();
+      const { job } = await submit([
+        { key: 'plan', type: 'plan' },
+        { key: 'merge', type: 'merge', dependsOn: ['plan'] },
+      ]);
+      const plan = (await claimOne())!;
+      await engine.cancel(job.id);
+      const spawn = [1, 2].map((i) => ({ id: `task_late_${poolSeq}_${i}`, key: `chunk-${i}`, type: 'chunk', pool: pool(), maxAttempts: 3, alwaysRun: false, blocks: ['merge'] }));
+      assert.deepEqual(await store.complete([{ taskId: plan.id, leaseToken: plan.leaseToken, output: null, spawn }], clock.now()), ['ok']);
+      const detail = await engine.getJob(job.id);
+      assert.equal(detail.status, 'cancelled');
+      assert.deepEqual(detail.tasks.map((t) => [t.key, t.state]), [['plan', 'succeeded'], ['merge', 'cancelled']]);
+      assert.notEqual(detail.finishedAt, null);
+    });
+
     it('returns the same job for the same idempotency key from the same tenant only', async () => {
       nextTest();
       const first = await submit([{ key: 'only', type: 'step' }], { idempotencyKey: 'key-1' });

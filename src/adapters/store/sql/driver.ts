@@ -40,6 +40,11 @@ export function placeholders(n: number): string {
   return `(${new Array(n).fill('?').join(', ')})`;
 }
 
+/** `(?, ?), (?, ?)` for a VALUES list of `rows` rows of `columns` values; its columns are column1, column2, ... */
+export function valueRows(rows: number, columns: number): string {
+  return new Array(rows).fill(placeholders(columns)).join(', ');
+}
+
 /** Splits a list so IN lists and multi-row inserts stay under the databases' parameter limits. */
 export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

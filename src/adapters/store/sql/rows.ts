@@ -1,6 +1,6 @@
 import type { ErrorInfo } from '../../../core/errors.js';
 import type { Json, JobRecord, JobStatus, TaskErrorEntry, TaskRecord, TaskState } from '../../../core/job.js';
-import type { ApiKeyRecord, WorkerInfo } from '../../../ports/store.js';
+import type { ApiKeyRecord, ClaimedTask, WorkerInfo } from '../../../ports/store.js';
 import type { Row } from './driver.js';
 
 export function toJson(value: Json | undefined | null): string | null {
@@ -59,6 +59,26 @@ export function taskFromRow(r: Row, dependsOn: string[] = []): TaskRecord {
     updatedAt: num(r.updated_at),
     startedAt: numOrNull(r.started_at),
     finishedAt: numOrNull(r.finished_at),
+  };
+}
+
+/** A claimed task from its tasks row joined with its job's tenant_id, job_kind and job_input. */
+export function claimedTaskFromRow(r: Row, leaseToken: string, leaseExpiresAt: number): ClaimedTask {
+  return {
+    id: String(r.id),
+    jobId: String(r.job_id),
+    tenantId: String(r.tenant_id),
+    jobKind: String(r.job_kind),
+    key: String(r.key),
+    type: String(r.type),
+    pool: String(r.pool),
+    priority: num(r.priority),
+    input: fromJson(r.input),
+    jobInput: fromJson(r.job_input),
+    attempt: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    leaseToken,
+    leaseExpiresAt,
   };
 }
 

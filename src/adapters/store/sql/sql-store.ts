@@ -12,6 +12,7 @@ import {
   terminalJobStatuses,
   validateDag,
   type JobRecord,
+  type JobStatus,
   type StepProgress,
   type TaskErrorEntry,
   type TaskState,
@@ -39,14 +40,15 @@ import type {
   Tenant,
   WorkerInfo,
 } from '../../../ports/store.js';
-import { chunks, placeholders, type Row, type SqlDriver, type SqlQueryer } from './driver.js';
-import { apiKeyFromRow, fromJson, jobFromRow, taskFromRow, toJson, workerFromRow } from './rows.js';
+import { chunks, placeholders, valueRows, type Row, type SqlDriver, type SqlQueryer } from './driver.js';
+import { apiKeyFromRow, claimedTaskFromRow, fromJson, jobFromRow, taskFromRow, toJson, workerFromRow } from './rows.js';
 
 const PENDING = "('waiting', 'ready', 'retry_wait')";
 const TASK_COLUMNS =
   '(id, job_id, key, type, pool, priority, state, deps_remaining, always_run, spawned_by, attempts, max_attempts, run_at, input, errors, created_at, updated_at)';
 const TASK_PARAMS = 17;
-const ROWS_PER_INSERT = 400;
+/** Rows (or ids) per multi-row statement, so parameters stay under both databases' limits. */
+const ROWS_PER_STATEMENT = 400;
 
 /** Collects what a transaction changed, to publish once it commits. */
 class Changes {
@@ -60,6 +62,14 @@ class Changes {
     if (this.readyPools.size > 0) out.unshift({ type: 'ready', pools: [...this.readyPools] });
     return out;
   }
+}
+
+interface JobUpdate {
+  jobId: string;
+  status: JobStatus;
+  error: string | null;
+  finishedAt: number | null;
+  statusChanged: boolean;
 }
 
 interface InsertTask extends NewTask {
@@ -151,10 +161,14 @@ export class SqlStore implements Store {
   async listJobs(query: ListJobsQuery): Promise<JobSummary[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (query.tenantId) (where.push('tenant_id = ?'), params.push(query.tenantId));
-    if (query.status) (where.push('status = ?'), params.push(query.status));
-    if (query.kind) (where.push('kind = ?'), params.push(query.kind));
-    if (query.before) (where.push('id < ?'), params.push(query.before));
+    const filter = (clause: string, value: unknown) => {
+      where.push(clause);
+      params.push(value);
+    };
+    if (query.tenantId) filter('tenant_id = ?', query.tenantId);
+    if (query.status) filter('status = ?', query.status);
+    if (query.kind) filter('kind = ?', query.kind);
+    if (query.before) filter('id < ?', query.before);
     const jobs = await this.db.all(
       `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
       [...params, query.limit],
@@ -210,22 +224,7 @@ export class SqlStore implements Store {
       tasks.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.seq) - Number(b.seq));
       return tasks.map((t) => {
         const job = jobs.get(String(t.job_id))!;
-        return {
-          id: String(t.id),
-          jobId: String(t.job_id),
-          tenantId: String(job.tenant_id),
-          jobKind: String(job.kind),
-          key: String(t.key),
-          type: String(t.type),
-          pool: String(t.pool),
-          priority: Number(t.priority),
-          input: fromJson(t.input),
-          jobInput: fromJson(job.input),
-          attempt: Number(t.attempts),
-          maxAttempts: Number(t.max_attempts),
-          leaseToken: token,
-          leaseExpiresAt,
-        };
+        return claimedTaskFromRow({ ...t, tenant_id: job.tenant_id, job_kind: job.kind, job_input: job.input }, token, leaseExpiresAt);
       });
     });
   }
@@ -261,21 +260,9 @@ export class SqlStore implements Store {
     if (completions.length === 0) return [];
     return this.tx(now, async (q, changes) => {
       const outcomes: LeaseOutcome[] = [];
-      for (const c of completions) {
-        const rows = await q.all(
-          `UPDATE tasks SET state = 'succeeded', output = ?, lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
-           WHERE id = ? AND lease_token = ? AND state = 'running' RETURNING job_id, priority`,
-          [toJson(c.output) ?? 'null', now, now, c.taskId, c.leaseToken],
-        );
-        if (rows.length === 0) {
-          outcomes.push('lost');
-          continue;
-        }
-        const jobId = String(rows[0]!.job_id);
-        if (c.spawn && c.spawn.length > 0) await this.spawn(q, jobId, Number(rows[0]!.priority), c, now, changes);
-        await this.releaseDependents(q, [c.taskId], now, changes);
-        changes.jobs.add(jobId);
-        outcomes.push('ok');
+      for (const group of settleGroups(completions)) {
+        if (group.spawning) outcomes.push(await this.completeSpawning(q, group.spawning, now, changes));
+        else outcomes.push(...(await this.completePlain(q, group.plain, now, changes)));
       }
       return outcomes;
     });
@@ -497,7 +484,7 @@ export class SqlStore implements Store {
     return this.db.transaction(async (q) => {
       const changes = new Changes(now);
       const result = await fn(q, changes);
-      for (const jobId of [...changes.jobs].sort()) await this.refreshJob(q, jobId, changes);
+      await this.refreshJobs(q, [...changes.jobs], changes);
       await this.db.publish(q, changes.events_());
       return result;
     });
@@ -509,7 +496,7 @@ export class SqlStore implements Store {
   }
 
   private async insertTasks(q: SqlQueryer, tasks: readonly InsertTask[], now: number, changes: Changes): Promise<void> {
-    for (const part of chunks(tasks, ROWS_PER_INSERT)) {
+    for (const part of chunks(tasks, ROWS_PER_STATEMENT)) {
       const values: unknown[] = [];
       for (const t of part) {
         const state = t.depsRemaining === 0 ? 'ready' : 'waiting';
@@ -520,9 +507,13 @@ export class SqlStore implements Store {
       const row = placeholders(TASK_PARAMS);
       await q.run(`INSERT INTO tasks ${TASK_COLUMNS} VALUES ${new Array(part.length).fill(row).join(', ')}`, values);
     }
-    const edges = tasks.flatMap((t) => t.depIds.map((d) => [t.id, d] as const));
+    await this.insertEdges(q, tasks.flatMap((t) => t.depIds.map((d) => [t.id, d] as const)));
+  }
+
+  /** Edges as (task, the task it depends on). */
+  private async insertEdges(q: SqlQueryer, edges: readonly (readonly [string, string])[]): Promise<void> {
     for (const part of chunks(edges, 1000)) {
-      await q.run(`INSERT INTO task_deps (task_id, depends_on) VALUES ${new Array(part.length).fill('(?, ?)').join(', ')}`, part.flat());
+      await q.run(`INSERT INTO task_deps (task_id, depends_on) VALUES ${valueRows(part.length, 2)}`, part.flat());
     }
   }
 
@@ -543,27 +534,74 @@ export class SqlStore implements Store {
       now,
       changes,
     );
+    const edges: (readonly [string, string])[] = [];
+    const addedDeps = new Map<string, number>();
     for (const s of spawn) {
       for (const key of s.blocks ?? []) {
         const blocked = byKey.get(key);
         if (!blocked || (blocked.state !== 'waiting' && blocked.state !== 'ready')) {
           throw new EarshotError('invalid_dag', `a spawned task can only block a task that has not started ("${key}")`);
         }
-        await q.run('INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)', [blocked.id, s.id]);
-        await q.run("UPDATE tasks SET deps_remaining = deps_remaining + 1, state = 'waiting' WHERE id = ?", [blocked.id]);
-        blocked.state = 'waiting';
+        edges.push([blocked.id, s.id]);
+        addedDeps.set(blocked.id, (addedDeps.get(blocked.id) ?? 0) + 1);
       }
+    }
+    // A fan-out of n tasks blocking one merge is one insert and one update, not 2n statements.
+    await this.insertEdges(q, edges);
+    for (const [id, n] of addedDeps) {
+      await q.run("UPDATE tasks SET deps_remaining = deps_remaining + ?, state = 'waiting' WHERE id = ? AND state IN ('waiting', 'ready')", [n, id]);
     }
   }
 
-  private async releaseDependents(q: SqlQueryer, taskIds: readonly string[], now: number, changes: Changes): Promise<void> {
-    for (const id of taskIds) {
+  /** Settles completions that spawn nothing with one statement per step, however many there are. */
+  private async completePlain(q: SqlQueryer, group: readonly Completion[], now: number, changes: Changes): Promise<LeaseOutcome[]> {
+    const done = new Set<string>();
+    for (const part of chunks(group, ROWS_PER_STATEMENT)) {
       const rows = await q.all(
-        `UPDATE tasks SET deps_remaining = deps_remaining - 1,
-           state = CASE WHEN state = 'waiting' AND deps_remaining = 1 THEN 'ready' ELSE state END,
-           run_at = CASE WHEN state = 'waiting' AND deps_remaining = 1 THEN ? ELSE run_at END, updated_at = ?
-         WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = ?) RETURNING pool, state`,
-        [now, now, id],
+        `UPDATE tasks SET state = 'succeeded', output = v.column3, lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+         FROM (VALUES ${valueRows(part.length, 3)}) AS v
+         WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running' RETURNING tasks.id, tasks.job_id`,
+        [now, now, ...part.flatMap((c) => [c.taskId, c.leaseToken, toJson(c.output) ?? 'null'])],
+      );
+      for (const r of rows) {
+        done.add(String(r.id));
+        changes.jobs.add(String(r.job_id));
+      }
+    }
+    await this.releaseDependents(q, [...done], now, changes);
+    return group.map((c) => (done.has(c.taskId) ? 'ok' : 'lost'));
+  }
+
+  /** A completion that adds tasks: its spawn goes in before its dependents are released. */
+  private async completeSpawning(q: SqlQueryer, c: Completion, now: number, changes: Changes): Promise<LeaseOutcome> {
+    const rows = await q.all(
+      `UPDATE tasks SET state = 'succeeded', output = ?, lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+       WHERE id = ? AND lease_token = ? AND state = 'running' RETURNING job_id, priority`,
+      [toJson(c.output) ?? 'null', now, now, c.taskId, c.leaseToken],
+    );
+    if (rows.length === 0) return 'lost';
+    const jobId = String(rows[0]!.job_id);
+    // Lock the job before reading its tasks: a cancel (or a failure) committing meanwhile would
+    // otherwise be overwritten by the spawn, and a job that will not succeed must not grow.
+    const job = (await q.all(`SELECT cancel_requested, status FROM jobs WHERE id = ?${this.db.rowLock}`, [jobId]))[0];
+    if (job && Number(job.cancel_requested) === 0 && job.status !== 'failed') {
+      await this.spawn(q, jobId, Number(rows[0]!.priority), c, now, changes);
+    }
+    await this.releaseDependents(q, [c.taskId], now, changes);
+    changes.jobs.add(jobId);
+    return 'ok';
+  }
+
+  /** Each dependent of the succeeded tasks waits on that many fewer; those left waiting on none are ready. */
+  private async releaseDependents(q: SqlQueryer, taskIds: readonly string[], now: number, changes: Changes): Promise<void> {
+    for (const part of chunks(taskIds, ROWS_PER_STATEMENT)) {
+      const rows = await q.all(
+        `UPDATE tasks SET deps_remaining = deps_remaining - d.n,
+           state = CASE WHEN state = 'waiting' AND deps_remaining = d.n THEN 'ready' ELSE state END,
+           run_at = CASE WHEN state = 'waiting' AND deps_remaining = d.n THEN ? ELSE run_at END, updated_at = ?
+         FROM (SELECT task_id, COUNT(*) AS n FROM task_deps WHERE depends_on IN ${placeholders(part.length)} GROUP BY task_id) AS d
+         WHERE tasks.id = d.task_id RETURNING tasks.pool, tasks.state`,
+        [now, now, ...part],
       );
       for (const r of rows) if (r.state === 'ready') changes.readyPools.add(String(r.pool));
     }
@@ -607,25 +645,57 @@ export class SqlStore implements Store {
     for (const r of released) changes.readyPools.add(String(r.pool));
   }
 
-  /** Re-derives a job's status from its tasks and stores it when it changed. */
-  private async refreshJob(q: SqlQueryer, jobId: string, changes: Changes): Promise<void> {
-    // The row lock orders concurrent completions of one job, so the last one counts every success.
-    const job = (await q.all(`SELECT status, cancel_requested, error, finished_at FROM jobs WHERE id = ?${this.db.rowLock}`, [jobId]))[0];
-    if (!job) return;
-    const counts = await q.all('SELECT state, always_run, COUNT(*) AS n FROM tasks WHERE job_id = ? GROUP BY state, always_run', [jobId]);
-    const { status, settled } = deriveJobStatus(
-      counts.map((c): TaskStateCount => ({ state: c.state as TaskState, alwaysRun: Number(c.always_run) === 1, count: Number(c.n) })),
-      Number(job.cancel_requested) === 1,
-    );
+  /** Re-derives changed jobs' status from their tasks and stores those that changed: a few statements per batch of jobs. */
+  private async refreshJobs(q: SqlQueryer, jobIds: readonly string[], changes: Changes): Promise<void> {
+    for (const part of chunks([...jobIds].sort(), ROWS_PER_STATEMENT)) {
+      // Locking the jobs (in id order, against deadlocks) before counting orders concurrent completions
+      // of one job, so the last one counts every success.
+      const jobs = await q.all(
+        `SELECT id, status, cancel_requested, error, finished_at FROM jobs WHERE id IN ${placeholders(part.length)} ORDER BY id${this.db.rowLock}`,
+        part,
+      );
+      const counts = new Map<string, TaskStateCount[]>();
+      const rows = await q.all(
+        `SELECT job_id, state, always_run, COUNT(*) AS n FROM tasks WHERE job_id IN ${placeholders(part.length)} GROUP BY job_id, state, always_run`,
+        part,
+      );
+      for (const c of rows) {
+        const list = counts.get(String(c.job_id)) ?? [];
+        counts.set(String(c.job_id), list);
+        list.push({ state: c.state as TaskState, alwaysRun: Number(c.always_run) === 1, count: Number(c.n) });
+      }
+      const updates: JobUpdate[] = [];
+      for (const job of jobs) {
+        const update = await this.jobUpdate(q, job, counts.get(String(job.id)) ?? [], changes.now);
+        if (update) updates.push(update);
+      }
+      await this.storeJobUpdates(q, updates, changes);
+    }
+  }
+
+  /** A job's status, error and finish time as its task counts say; undefined when nothing changes. */
+  private async jobUpdate(q: SqlQueryer, job: Row, counts: readonly TaskStateCount[], now: number): Promise<JobUpdate | undefined> {
+    const jobId = String(job.id);
+    const { status, settled } = deriveJobStatus(counts, Number(job.cancel_requested) === 1);
     let error = job.error === null ? null : String(job.error);
     if (status === 'failed' && error === null) error = JSON.stringify(await this.firstDeadError(q, jobId));
     if (status === 'cancelled' && error === null) error = JSON.stringify({ code: 'cancelled', message: 'the job was cancelled', retryable: false });
     if (status !== 'failed' && status !== 'cancelled') error = null;
-    const finishedAt = settled ? (job.finished_at === null ? changes.now : Number(job.finished_at)) : null;
+    const finishedAt = settled ? (job.finished_at === null ? now : Number(job.finished_at)) : null;
     const prevFinished = job.finished_at === null ? null : Number(job.finished_at);
-    if (status === job.status && error === job.error && finishedAt === prevFinished) return;
-    await q.run('UPDATE jobs SET status = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ?', [status, error, finishedAt, changes.now, jobId]);
-    if (status !== job.status) changes.events.push({ type: 'job', jobId, status });
+    if (status === job.status && error === job.error && finishedAt === prevFinished) return undefined;
+    return { jobId, status, error, finishedAt, statusChanged: status !== job.status };
+  }
+
+  private async storeJobUpdates(q: SqlQueryer, updates: readonly JobUpdate[], changes: Changes): Promise<void> {
+    if (updates.length === 0) return;
+    // PostgreSQL types the VALUES columns as text unless told; finished_at is a BIGINT.
+    await q.run(
+      `UPDATE jobs SET status = v.column2, error = v.column3, finished_at = v.column4, updated_at = ?
+       FROM (VALUES ${new Array(updates.length).fill('(?, ?, ?, CAST(? AS BIGINT))').join(', ')}) AS v WHERE jobs.id = v.column1`,
+      [changes.now, ...updates.flatMap((u) => [u.jobId, u.status, u.error, u.finishedAt])],
+    );
+    for (const u of updates) if (u.statusChanged) changes.events.push({ type: 'job', jobId: u.jobId, status: u.status });
   }
 
   private async firstDeadError(q: SqlQueryer, jobId: string): Promise<ErrorInfo> {
@@ -658,4 +728,34 @@ function stepsFromCounts(rows: readonly Row[]): Map<string, StepProgress[]> {
   const out = new Map<string, StepProgress[]>();
   for (const [jobId, steps] of byJob) out.set(jobId, [...steps].map(([step, counts]) => summariseStep(step, counts)));
   return out;
+}
+
+type SettleGroup = { spawning: Completion; plain?: never } | { spawning?: never; plain: Completion[] };
+
+/**
+ * Splits completions, in order, into runs that settle together: a completion that spawns tasks goes
+ * alone (its spawn reads the job as the earlier completions left it), and a task named twice starts a
+ * new run, so outcomes stay those of settling one completion after another.
+ */
+function settleGroups(completions: readonly Completion[]): SettleGroup[] {
+  const groups: SettleGroup[] = [];
+  let plain: Completion[] = [];
+  let ids = new Set<string>();
+  const close = () => {
+    if (plain.length > 0) groups.push({ plain });
+    plain = [];
+    ids = new Set();
+  };
+  for (const c of completions) {
+    if (c.spawn?.length) {
+      close();
+      groups.push({ spawning: c });
+      continue;
+    }
+    if (ids.has(c.taskId)) close();
+    plain.push(c);
+    ids.add(c.taskId);
+  }
+  close();
+  return groups;
 }

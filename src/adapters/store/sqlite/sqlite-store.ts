@@ -127,7 +127,8 @@ class SqliteDriver implements SqlDriver {
   }
 
   private readDataVersion(): number {
-    return Number(this.db.pragma('data_version', { simple: true }));
+    // A cached statement: it runs after every commit, and db.pragma() prepares a new one each time.
+    return Number(this.prepare('PRAGMA data_version').pluck().get());
   }
 
   /** Commits by other processes change data_version; they may have made tasks ready. */
