@@ -85,7 +85,7 @@ function parseConfig(argv: string[]): Config {
   if (values.only !== undefined && values.only !== 'sqlite' && values.only !== 'postgres') {
     throw new Error(`--only takes sqlite or postgres, got "${values.only}"`);
   }
-  const concurrency = int('concurrency', values.concurrency, 64);
+  const concurrency = int('concurrency', values.concurrency, 128);
   return {
     backends: values.only ? [values.only] : ['sqlite', 'postgres'],
     tasks: { sqlite: int('tasks', values.tasks, 20_000), postgres: int('tasks', values.tasks, 10_000) },
