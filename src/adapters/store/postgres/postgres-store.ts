@@ -52,6 +52,7 @@ class PostgresDriver implements SqlDriver {
   readonly crossProcessEvents = true;
   readonly claimLock = ' FOR UPDATE SKIP LOCKED';
   readonly rowLock = ' FOR UPDATE';
+  readonly migrationLock = 'SELECT pg_advisory_xact_lock(4242001)';
   readonly migrations: readonly Migration[] = migrations({ bigint: 'BIGINT', serialKey: 'BIGSERIAL PRIMARY KEY' });
 
   private readonly pool: pg.Pool;

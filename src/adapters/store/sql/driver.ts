@@ -26,6 +26,8 @@ export interface SqlDriver extends SqlQueryer {
   readonly claimLock: string;
   /** Appended to a SELECT that reads a row it will update in the same transaction. */
   readonly rowLock: string;
+  /** A statement that serialises migrations across processes, where the transaction alone does not. */
+  readonly migrationLock?: string;
   readonly migrations: readonly Migration[];
   /** Runs `fn` in one transaction that takes the write lock up front (no upgrade deadlocks). */
   transaction<T>(fn: (q: SqlQueryer) => Promise<T>): Promise<T>;

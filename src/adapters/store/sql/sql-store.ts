@@ -89,8 +89,10 @@ export class SqlStore implements Store {
   }
 
   async migrate(): Promise<number[]> {
-    await this.db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
     return this.db.transaction(async (q) => {
+      // Processes starting together take turns; the second finds the work done.
+      if (this.db.migrationLock) await q.all(this.db.migrationLock);
+      await q.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
       const done = new Set((await q.all('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
       const applied: number[] = [];
       for (const m of this.db.migrations) {
