@@ -54,7 +54,7 @@ fi
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "install.sh: running npm ci"
-  npm ci --no-audit --no-fund
+  npm ci --no-audit --no-fund --loglevel=warn
 else
   echo "install.sh: node_modules up to date"
 fi
