@@ -30,6 +30,7 @@ export const serveCommand: Command = {
     'leaseMs',
     'shutdownGraceMs',
     'maxUploadBytes',
+    'rateLimitPerMinute',
     'logLevel',
   ],
   async run(ctx) {
@@ -46,6 +47,7 @@ export const serveCommand: Command = {
       maxUploadBytes: config.maxUploadBytes,
       metrics,
       version: VERSION,
+      rateLimitPerMinute: config.rateLimitPerMinute,
     });
     const worker = config.workers ? createWorker(app) : undefined;
     if (worker) {

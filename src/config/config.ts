@@ -83,6 +83,14 @@ export const settings = {
     min: 0,
     doc: 'On SIGTERM, how long running tasks may finish before their leases are released.',
   },
+  rateLimitPerMinute: {
+    env: 'EARSHOT_RATE_LIMIT_PER_MINUTE',
+    flag: 'rate-limit-per-minute',
+    kind: 'int',
+    default: '1200',
+    min: 0,
+    doc: 'API requests a tenant may make per minute and API process (bursts up to that many); 0: no limit.',
+  },
   maxUploadBytes: { env: 'EARSHOT_MAX_UPLOAD_BYTES', flag: 'max-upload-bytes', kind: 'int', default: String(2 * 1024 ** 3), min: 1, doc: 'Largest upload accepted.' },
   logLevel: {
     env: 'EARSHOT_LOG_LEVEL',
@@ -124,6 +132,7 @@ export interface Config {
   leaseMs: number;
   shutdownGraceMs: number;
   maxUploadBytes: number;
+  rateLimitPerMinute: number;
   logLevel: string;
 }
 
@@ -236,6 +245,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     leaseMs: int('leaseMs') ?? 30_000,
     shutdownGraceMs: int('shutdownGraceMs') ?? 30_000,
     maxUploadBytes: int('maxUploadBytes') ?? 2 * 1024 ** 3,
+    rateLimitPerMinute: int('rateLimitPerMinute') ?? 1200,
     logLevel: choice('logLevel'),
   };
   if (problems.length > 0) {

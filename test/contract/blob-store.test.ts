@@ -35,7 +35,7 @@ interface BlobStoreHarness {
 }
 
 function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>): void {
-  void describe(`BlobStore contract: ${name}`, () => {
+  describe(`BlobStore contract: ${name}`, () => {
     let h: BlobStoreHarness;
     let store: BlobStore;
     let scratchDir: string;
@@ -50,7 +50,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
     });
 
-    void it('returns the bytes it was given, from a Buffer and from a stream', async () => {
+    it('returns the bytes it was given, from a Buffer and from a stream', async () => {
       const bytes = randomBytes(100_000);
       const info = await store.put('round-trip/a.bin', bytes);
       assert.equal(info.key, 'round-trip/a.bin');
@@ -61,7 +61,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       assert.equal((await readAll(await store.get('round-trip/b.txt'))).toString(), 'hello world');
     });
 
-    void it('replaces an object on overwrite, bytes and content type', async () => {
+    it('replaces an object on overwrite, bytes and content type', async () => {
       await store.put('overwrite/x', Buffer.from('first version, longer'), { contentType: 'text/plain' });
       await store.put('overwrite/x', Buffer.from('second'), { contentType: 'application/json' });
       assert.equal((await readAll(await store.get('overwrite/x'))).toString(), 'second');
@@ -70,7 +70,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       assert.equal(info?.contentType, 'application/json');
     });
 
-    void it('stats size, content type and time, defaults the type, and answers undefined when missing', async () => {
+    it('stats size, content type and time, defaults the type, and answers undefined when missing', async () => {
       const before = Date.now();
       await store.put('stat/typed.wav', Buffer.alloc(1234), { contentType: 'audio/wav' });
       const typed = await store.stat('stat/typed.wav');
@@ -84,7 +84,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       assert.equal(await store.stat('stat/missing'), undefined);
     });
 
-    void it('reads byte ranges: first bytes, middle, open-ended, clamped end', async () => {
+    it('reads byte ranges: first bytes, middle, open-ended, clamped end', async () => {
       await store.put('range/r.txt', Buffer.from('0123456789abcdef'));
       const read = async (start: number, end?: number): Promise<string> =>
         (await readAll(await store.get('range/r.txt', end === undefined ? { start } : { start, end }))).toString();
@@ -97,7 +97,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       await rejectsWithCode(store.get('range/r.txt', { start: -1 }), 'bad_request');
     });
 
-    void it('lists by string prefix, in key order, across pages', async () => {
+    it('lists by string prefix, in key order, across pages', async () => {
       const keys = ['ls/b/2.txt', 'ls/a.txt', 'ls/c.txt', 'ls/b/1.txt', 'ls/bz.txt', 'lsx/other.txt'];
       for (const [i, key] of keys.entries()) await store.put(key, Buffer.alloc(i + 1));
       const listed = await store.list('ls/');
@@ -109,7 +109,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       assert.ok((await store.list('')).some((b) => b.key === 'lsx/other.txt'), "'' lists everything");
     });
 
-    void it('deletes, and deleting a missing key is fine', async () => {
+    it('deletes, and deleting a missing key is fine', async () => {
       await store.put('delete/me', Buffer.from('bye'));
       await store.delete('delete/me');
       assert.equal(await store.stat('delete/me'), undefined);
@@ -118,13 +118,13 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       await store.delete('delete/never-existed');
     });
 
-    void it('answers not_found for a missing key', async () => {
+    it('answers not_found for a missing key', async () => {
       await rejectsWithCode(store.get('missing/nope'), 'not_found');
       await rejectsWithCode(store.get('missing/nope', { start: 0, end: 1 }), 'not_found');
       await rejectsWithCode(store.download('missing/nope', join(scratchDir, 'nope')), 'not_found');
     });
 
-    void it('refuses keys that could escape or collide, with bad_request', async () => {
+    it('refuses keys that could escape or collide, with bad_request', async () => {
       const bad = ['', '../x', 'a/../../x', '/abs', 'a\\b', 'a\0b', 'a//b', 'a/', 'a/./b', '.meta/x', 'a/.hidden', 'x'.repeat(1025)];
       for (const key of bad) {
         await rejectsWithCode(store.put(key, Buffer.from('x')), 'bad_request', key);
@@ -136,7 +136,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       await rejectsWithCode(store.list('../'), 'bad_request');
     });
 
-    void it('refuses a body over maxBytes with payload_too_large and leaves nothing behind', async () => {
+    it('refuses a body over maxBytes with payload_too_large and leaves nothing behind', async () => {
       await rejectsWithCode(store.put('limit/stream', generated(64 * 1024).stream, { maxBytes: 1000 }), 'payload_too_large');
       assert.equal(await store.stat('limit/stream'), undefined);
       await rejectsWithCode(store.put('limit/buffer', Buffer.alloc(1001), { maxBytes: 1000 }), 'payload_too_large');
@@ -157,7 +157,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       if (h.strayFiles) assert.deepEqual(await h.strayFiles(), []);
     });
 
-    void it('downloads to a local file, whole and without temp files', async () => {
+    it('downloads to a local file, whole and without temp files', async () => {
       const bytes = randomBytes(300_000);
       await store.put('download/in.bin', bytes, { contentType: 'audio/mpeg' });
       const dir = join(scratchDir, 'download');
@@ -169,7 +169,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       assert.deepEqual(await readdir(dir), ['out.bin']);
     });
 
-    void it('streams 64 MiB in and out with memory that stays flat', { timeout: 180_000 }, async (t) => {
+    it('streams 64 MiB in and out with memory that stays flat', { timeout: 180_000 }, async (t) => {
       const size = 64 * MiB;
       const source = generated(size);
       const gc = exposeGc();
@@ -198,7 +198,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       assert.equal(hash.digest('hex'), source.sha256());
     });
 
-    void it('accepts an upload to a signed URL with a real HTTP PUT', async () => {
+    it('accepts an upload to a signed URL with a real HTTP PUT', async () => {
       const signed = await store.signUpload('signed/up.txt', { expiresInSeconds: 60, contentType: 'text/plain' });
       assert.equal(signed.method, 'PUT');
       assert.equal(signed.headers['content-type'], 'text/plain');
@@ -209,7 +209,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       assert.equal((await store.stat('signed/up.txt'))?.contentType, 'text/plain');
     });
 
-    void it('serves a signed download URL before it expires and refuses it after', async () => {
+    it('serves a signed download URL before it expires and refuses it after', async () => {
       await store.put('signed/down.txt', Buffer.from('for your eyes'));
       const signed = await store.signDownload('signed/down.txt', { expiresInSeconds: 60, downloadName: 'résumé "final".txt' });
       const res = await fetch(signed.url);
@@ -232,7 +232,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       }
     });
 
-    void it('refuses a tampered signed URL', async (t) => {
+    it('refuses a tampered signed URL', async (t) => {
       if (!h.verifiesSignatures) {
         t.skip('this server does not check SigV4 signatures (s3rver); run the suite against MinIO or S3 to cover it');
         return;

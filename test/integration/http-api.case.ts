@@ -10,7 +10,7 @@ import { FAILING_KIND, call, startApi, waitUntil, type Api } from './http-api.ha
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 export function jobFlowCases(backend: { name: string; create(): Promise<Store> }): void {
-  void describe(`HTTP API job flows: ${backend.name}`, () => {
+  describe(`HTTP API job flows: ${backend.name}`, () => {
     let api: Api;
     const post = (path: string, body?: unknown, headers?: Record<string, string>) =>
       call(api.base, 'POST', path, { ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
@@ -28,7 +28,7 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       await api.close();
     });
 
-    void it('runs a diagnostics job to success and shows its steps and tasks', async () => {
+    it('runs a diagnostics job to success and shows its steps and tasks', async () => {
       const created = await post('/v1/jobs', { kind: 'diagnostics', input: { tasks: 3, sleep_ms: 5 }, priority: 'high' });
       assert.equal(created.status, 202);
       const job = created.body;
@@ -66,13 +66,13 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       assert.equal(typeof gather.duration_ms, 'number');
     });
 
-    void it('answers 404 for a job that does not exist', async () => {
+    it('answers 404 for a job that does not exist', async () => {
       const res = await get('/v1/jobs/job_nope');
       assert.equal(res.status, 404);
       assert.equal(res.body.error.code, 'not_found');
     });
 
-    void it('replays a submission with the same Idempotency-Key', async () => {
+    it('replays a submission with the same Idempotency-Key', async () => {
       const key = `idem-${backend.name}-${Date.now()}`;
       const first = await post('/v1/jobs', { kind: 'diagnostics', input: { tasks: 1, sleep_ms: 0 } }, { 'idempotency-key': key });
       assert.equal(first.status, 202);
@@ -86,7 +86,7 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       assert.equal(otherKind.body.error.code, 'conflict');
     });
 
-    void it('refuses an unknown job kind and input the kind rejects', async () => {
+    it('refuses an unknown job kind and input the kind rejects', async () => {
       const unknown = await post('/v1/jobs', { kind: 'nope' });
       assert.equal(unknown.status, 400);
       assert.equal(unknown.body.error.code, 'unknown_job_kind');
@@ -96,7 +96,7 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       assert.equal(badInput.body.error.code, 'bad_request');
     });
 
-    void it('lists jobs with filters and pages with next_before', async () => {
+    it('lists jobs with filters and pages with next_before', async () => {
       const ids = [await submit(), await submit(), await submit()];
       for (const id of ids) await api.engine.waitFor(id, { timeoutMs: 20_000 });
       const failed = await submit({}, FAILING_KIND);
@@ -129,7 +129,7 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       assert.deepEqual(seen, [failed, ...ids.slice().reverse()].slice(0, 3));
     });
 
-    void it('cancels a running job, and refuses to cancel it twice', async () => {
+    it('cancels a running job, and refuses to cancel it twice', async () => {
       const id = await submit({ tasks: 2, sleep_ms: 60_000 });
       // Cancel once the sleeps run, as a user watching the job would; cancelling while `plan` is
       // completing races its fan-out (see the report on the engine), which is not what this tests.
@@ -144,7 +144,7 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       assert.equal(again.body.error.details.status, 'cancelled');
     });
 
-    void it('retries a finished job from a step, and refuses an unknown step or an unfinished job', async () => {
+    it('retries a finished job from a step, and refuses an unknown step or an unfinished job', async () => {
       const id = await submit({ tasks: 2, sleep_ms: 5 });
       const running = await post(`/v1/jobs/${id}/retry`);
       // The job may already be done on a fast machine; only an unfinished one must be refused.
@@ -171,7 +171,7 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       assert.equal(badBody.status, 400);
     });
 
-    void it('shows a task that failed for good in the dead-letter view with its errors', async () => {
+    it('shows a task that failed for good in the dead-letter view with its errors', async () => {
       const id = await submit({}, FAILING_KIND);
       await api.engine.waitFor(id, { timeoutMs: 20_000 });
       const job = await get(`/v1/jobs/${id}`);

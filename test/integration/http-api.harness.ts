@@ -49,6 +49,7 @@ export interface ApiOptions {
   worker?: boolean;
   maxUploadBytes?: number;
   blobClock?: Clock;
+  rateLimitPerMinute?: number;
 }
 
 export async function startApi(options: ApiOptions): Promise<Api> {
@@ -79,6 +80,7 @@ export async function startApi(options: ApiOptions): Promise<Api> {
     maxUploadBytes: options.maxUploadBytes ?? 1024 * 1024,
     metrics,
     version: '0.0.0-test',
+    ...(options.rateLimitPerMinute ? { rateLimitPerMinute: options.rateLimitPerMinute } : {}),
   });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.server.address() as AddressInfo;

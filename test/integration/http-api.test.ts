@@ -24,7 +24,7 @@ async function sqliteStore(): Promise<Store> {
 
 jobFlowCases({ name: 'sqlite', create: sqliteStore });
 
-void describe('HTTP API: errors, operations and documentation', () => {
+describe('HTTP API: errors, operations and documentation', () => {
   let api: Api;
   before(async () => {
     api = await startApi({ store: await sqliteStore() });
@@ -33,7 +33,7 @@ void describe('HTTP API: errors, operations and documentation', () => {
     await api.close();
   });
 
-  void it('answers liveness and readiness', async () => {
+  it('answers liveness and readiness', async () => {
     const health = await call(api.base, 'GET', '/v1/health');
     assert.equal(health.status, 200);
     assert.deepEqual(health.body, { status: 'ok', version: '0.0.0-test' });
@@ -43,12 +43,12 @@ void describe('HTTP API: errors, operations and documentation', () => {
     assert.deepEqual(ready.body, { status: 'ready' });
   });
 
-  void it('echoes a client request id', async () => {
+  it('echoes a client request id', async () => {
     const res = await call(api.base, 'GET', '/v1/health', { headers: { 'x-request-id': 'client-chosen-42' } });
     assert.equal(res.headers.get('x-request-id'), 'client-chosen-42');
   });
 
-  void it('is not ready when the store fails, and hides unexpected errors behind a 500', async () => {
+  it('is not ready when the store fails, and hides unexpected errors behind a 500', async () => {
     const down = Object.create(api.store) as Store;
     down.queueCounts = () => Promise.reject(new Error('connection refused'));
     down.listJobs = () => Promise.reject(new Error('secret internals'));
@@ -67,13 +67,13 @@ void describe('HTTP API: errors, operations and documentation', () => {
     }
   });
 
-  void it('answers unknown routes with a JSON 404', async () => {
+  it('answers unknown routes with a JSON 404', async () => {
     const res = await call(api.base, 'GET', '/v1/nothing-here');
     assert.equal(res.status, 404);
     assert.deepEqual(res.body, { error: { code: 'not_found', message: 'no route GET /v1/nothing-here', details: null } });
   });
 
-  void it('refuses invalid bodies and queries with bad_request and the list of problems', async () => {
+  it('refuses invalid bodies and queries with bad_request and the list of problems', async () => {
     const res = await call(api.base, 'POST', '/v1/jobs', { body: { input: {}, priority: 'asap', extra: 1 } });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'bad_request');
@@ -92,7 +92,7 @@ void describe('HTTP API: errors, operations and documentation', () => {
     assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'bad_request');
   });
 
-  void it('serves Prometheus metrics with queue depth and task counters after a job ran', async () => {
+  it('serves Prometheus metrics with queue depth and task counters after a job ran', async () => {
     const created = await call(api.base, 'POST', '/v1/jobs', { body: { kind: 'diagnostics', input: { tasks: 2, sleep_ms: 0 } } });
     await api.engine.waitFor(created.body.id, { timeoutMs: 20_000 });
     await call(api.base, 'POST', '/v1/jobs', { body: { kind: 'diagnostics', input: { pool: 'nobody' } } });
@@ -115,7 +115,7 @@ void describe('HTTP API: errors, operations and documentation', () => {
     await waitUntil(async () => /earshot_queue_depth\{pool="nobody",state="ready"\} 4/.test(await scrape()));
   });
 
-  void it('publishes an OpenAPI document with the job routes and the auth schemes', async () => {
+  it('publishes an OpenAPI document with the job routes and the auth schemes', async () => {
     const res = await call(api.base, 'GET', '/docs/json');
     assert.equal(res.status, 200);
     const spec = res.body;
@@ -135,7 +135,7 @@ void describe('HTTP API: errors, operations and documentation', () => {
   });
 });
 
-void describe('HTTP API: authentication', () => {
+describe('HTTP API: authentication', () => {
   let api: Api;
   let keyA: string;
   let keyB: string;
@@ -161,7 +161,7 @@ void describe('HTTP API: authentication', () => {
 
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
 
-  void it('refuses requests without a valid key with a JSON 401', async () => {
+  it('refuses requests without a valid key with a JSON 401', async () => {
     for (const headers of [{}, as('es_not-a-real-key-at-all-000000000000'), as(revoked), { authorization: 'Basic dXNlcjpwYXNz' }]) {
       const res = await call(api.base, 'GET', '/v1/jobs', { headers });
       assert.equal(res.status, 401, JSON.stringify(headers));
@@ -170,13 +170,13 @@ void describe('HTTP API: authentication', () => {
     }
   });
 
-  void it('leaves health, readiness and metrics open', async () => {
+  it('leaves health, readiness and metrics open', async () => {
     assert.equal((await call(api.base, 'GET', '/v1/health')).status, 200);
     assert.equal((await call(api.base, 'GET', '/v1/ready')).status, 200);
     assert.equal((await fetch(`${api.base}/metrics`).then(async (r) => (await r.text(), r.status))), 200);
   });
 
-  void it('accepts a key as Bearer or X-API-Key and keeps tenants apart', async () => {
+  it('accepts a key as Bearer or X-API-Key and keeps tenants apart', async () => {
     assert.equal((await call(api.base, 'GET', '/v1/jobs', { headers: as(keyA) })).status, 200);
     assert.equal((await call(api.base, 'GET', '/v1/jobs', { headers: { 'x-api-key': keyA } })).status, 200);
     // A proxy's own Authorization header does not hide the key.
@@ -204,7 +204,7 @@ void describe('HTTP API: authentication', () => {
   });
 });
 
-void describe('HTTP API: signed blob URLs', () => {
+describe('HTTP API: signed blob URLs', () => {
   let api: Api;
   const clock = new FakeClock(Date.now());
   const key = 'tenants/local/uploads/my file.txt';
@@ -227,7 +227,7 @@ void describe('HTTP API: signed blob URLs', () => {
     return fetch(local(signed.url), { method: 'PUT', headers: { 'content-type': contentType }, body });
   };
 
-  void it('uploads through a signed URL and downloads with Range support', async () => {
+  it('uploads through a signed URL and downloads with Range support', async () => {
     const put = await upload(content);
     assert.equal(put.status, 200);
     assert.deepEqual(await put.json(), { key, size_bytes: content.length, content_type: 'text/plain' });
@@ -263,7 +263,7 @@ void describe('HTTP API: signed blob URLs', () => {
     assert.equal(head.headers.get('content-length'), String(content.length));
   });
 
-  void it('refuses tampered, mismatched and expired URLs with 403', async () => {
+  it('refuses tampered, mismatched and expired URLs with 403', async () => {
     await upload(content);
     const signed = local((await api.blobs.signDownload(key, { expiresInSeconds: 60 })).url);
     const refused = async (res: Response, reason: string) => {
@@ -286,7 +286,7 @@ void describe('HTTP API: signed blob URLs', () => {
     await refused(await fetch(signed), 'expired');
   });
 
-  void it('refuses uploads over the size limit and keeps nothing', async () => {
+  it('refuses uploads over the size limit and keeps nothing', async () => {
     const big = 'x'.repeat(1001);
     const res = await upload(big, 'text/plain', 'tenants/local/uploads/big.bin');
     assert.equal(res.status, 413);
@@ -306,5 +306,28 @@ void describe('HTTP API: signed blob URLs', () => {
     );
     if (streamed instanceof Response) assert.equal(streamed.status, 413);
     assert.equal(await api.blobs.stat('tenants/local/uploads/streamed.bin'), undefined);
+  });
+});
+
+describe('HTTP API: rate limiting', () => {
+  let api: Api;
+  let done: () => Promise<void>;
+  before(async () => {
+    const { store, cleanup } = await sqliteTestStore();
+    api = await startApi({ store, worker: false, rateLimitPerMinute: 5 });
+    done = async () => {
+      await api.close();
+      await cleanup();
+    };
+  });
+  after(() => done());
+
+  it('answers 429 with Retry-After once a tenant spends its minute, and leaves health open', async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await call(api.base, 'GET', '/v1/jobs')).status, 200);
+    const limited = await fetch(`${api.base}/v1/jobs`);
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.equal((await call(api.base, 'GET', '/v1/health')).status, 200);
   });
 });

@@ -5,6 +5,7 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { hashApiKey } from '../../core/api-keys.js';
 import { EarshotError } from '../../core/errors.js';
+import type { RateLimiter } from '../../core/rate-limit.js';
 import type { Store } from '../../ports/store.js';
 
 declare module 'fastify' {
@@ -44,5 +45,16 @@ export function authenticate(options: AuthOptions): onRequestAsyncHookHandler {
     if (!record || record.revokedAt !== null) throw new EarshotError('unauthorized', 'the API key is unknown or revoked');
     request.tenantId = record.tenantId;
     request.log = request.log.child({ tenant_id: record.tenantId, api_key_id: record.id });
+  };
+}
+
+/** An onRequest hook after authentication: 429 with Retry-After once a tenant exceeds its rate. */
+export function rateLimit(limiter: RateLimiter): onRequestAsyncHookHandler {
+  return async (request, reply) => {
+    const waitMs = limiter.take(request.tenantId);
+    if (waitMs === 0) return;
+    const seconds = Math.ceil(waitMs / 1000);
+    void reply.header('retry-after', String(seconds));
+    throw new EarshotError('rate_limited', 'too many requests; slow down', { details: { retry_after_seconds: seconds } });
   };
 }

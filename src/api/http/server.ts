@@ -7,7 +7,8 @@ import type { Engine } from '../../engine/engine.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Store } from '../../ports/store.js';
-import { authenticate } from './auth.js';
+import { RateLimiter } from '../../core/rate-limit.js';
+import { authenticate, rateLimit } from './auth.js';
 import { blobsRoutes } from './blobs-routes.js';
 import { registerDocs } from './docs.js';
 import { errorSchema, handleError, handleNotFound } from './errors.js';
@@ -28,6 +29,8 @@ export interface HttpDeps {
   maxUploadBytes: number;
   metrics: Metrics;
   version: string;
+  /** Requests per minute per tenant on /v1 routes; 0 for no limit. */
+  rateLimitPerMinute?: number;
 }
 
 /** Quiet routes: polled by orchestrators and Prometheus, logged at debug only. */
@@ -66,6 +69,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   void app.register(async (v1) => {
     v1.decorateRequest('tenantId', '');
     v1.addHook('onRequest', authenticate({ store: deps.store, authRequired: deps.authRequired, localTenant: deps.localTenant }));
+    if (deps.rateLimitPerMinute) v1.addHook('onRequest', rateLimit(new RateLimiter(deps.rateLimitPerMinute, deps.engine.clock)));
     await v1.register(jobsRoutes(deps.engine));
   });
   if (deps.blobs.capabilities.urlTarget === 'api' && deps.blobs.verifySignedUrl) {
