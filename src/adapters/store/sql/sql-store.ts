@@ -6,6 +6,7 @@
  */
 import { EarshotError, type ErrorInfo } from '../../../core/errors.js';
 import { newToken } from '../../../core/ids.js';
+import { planRetry } from '../../../core/retry-plan.js';
 import {
   deriveJobStatus,
   summariseStep,
@@ -350,37 +351,11 @@ export class SqlStore implements Store {
       if (job.finishedAt === null) throw new EarshotError('conflict', 'the job has not finished; cancel it first or wait', { details: { status: job.status } });
       const tasks = await q.all('SELECT id, type, state, always_run, spawned_by FROM tasks WHERE job_id = ?', [jobId]);
       const edges = await q.all('SELECT d.task_id, d.depends_on FROM task_deps d JOIN tasks t ON t.id = d.task_id WHERE t.job_id = ?', [jobId]);
-      const steps = [...new Set(tasks.map((t) => String(t.type)))];
-      if (fromStep !== undefined && !steps.includes(fromStep)) {
-        throw new EarshotError('unknown_step', `the job has no step "${fromStep}"`, { details: { steps } });
-      }
-      const dependents = new Map<string, string[]>();
-      for (const e of edges) dependents.set(String(e.depends_on), [...(dependents.get(String(e.depends_on)) ?? []), String(e.task_id)]);
-      // The named step, whatever did not succeed, the finalisers, and everything downstream of those.
-      const reset = new Set<string>();
-      const visit = (id: string) => {
-        if (reset.has(id)) return;
-        reset.add(id);
-        for (const d of dependents.get(id) ?? []) visit(d);
-      };
-      for (const t of tasks) {
-        if (t.type === fromStep || t.state !== 'succeeded' || Number(t.always_run) === 1) visit(String(t.id));
-      }
-      // Tasks spawned by a task that runs again will be spawned again: remove them.
-      const removed = new Set<string>();
-      let grew = true;
-      while (grew) {
-        grew = false;
-        for (const t of tasks) {
-          const id = String(t.id);
-          const parent = t.spawned_by === null ? null : String(t.spawned_by);
-          if (parent !== null && !removed.has(id) && (removed.has(parent) || (reset.has(parent) && parent !== id))) {
-            removed.add(id);
-            grew = true;
-          }
-        }
-      }
-      for (const id of removed) reset.delete(id);
+      const { reset, removed } = planRetry(
+        tasks.map((t) => ({ id: String(t.id), type: String(t.type), state: t.state as TaskState, alwaysRun: Number(t.always_run) === 1, spawnedBy: t.spawned_by === null ? null : String(t.spawned_by) })),
+        edges.map((e) => ({ taskId: String(e.task_id), dependsOn: String(e.depends_on) })),
+        fromStep,
+      );
       for (const part of chunks([...removed], 500)) {
         await q.run(`DELETE FROM task_deps WHERE task_id IN ${placeholders(part.length)} OR depends_on IN ${placeholders(part.length)}`, [...part, ...part]);
         await q.run(`DELETE FROM tasks WHERE id IN ${placeholders(part.length)}`, part);
