@@ -69,3 +69,8 @@ export function toErrorInfo(err: unknown): ErrorInfo {
   }
   return { code: 'handler_failed', message: String(err), retryable: true };
 }
+
+/** The error an aborted operation rejects with: named `AbortError` (toErrorInfo reads it as `cancelled`). */
+export function abortError(message = 'the operation was aborted'): Error {
+  return new DOMException(message, 'AbortError');
+}
