@@ -1,0 +1,153 @@
+/**
+ * AsrEngine on CMU pocketsphinx through its command-line decoder (`pocketsphinx_continuous`, Debian's
+ * `pocketsphinx` + `pocketsphinx-en-us`): English only, weak but real, and installable offline. Each
+ * call writes the samples to a raw temp file and runs one decoder process on it, so decoding never
+ * touches the event loop; the CLI loads the model on every call (about 0.35 s).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, endianness, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { ASR_SAMPLE_RATE, supportsLanguage, type AsrCapabilities } from '../../../core/asr.js';
+import { abortError, EarshotError, permanent, retryable } from '../../../core/errors.js';
+import type { AsrEngine, AsrResult } from '../../../ports/asr-engine.js';
+import { createConcurrencyLimit } from '../concurrency-limit.js';
+import { parsePocketsphinxOutput } from './pocketsphinx-output.js';
+
+export interface PocketsphinxEngineOptions {
+  /** The decoder binary. Default `pocketsphinx_continuous` (found on PATH). */
+  binary?: string;
+  /** Holds `en-us/` (acoustic model), `en-us.lm.bin` and `cmudict-en-us.dict`. Default `/usr/share/pocketsphinx/model/en-us`. */
+  modelDir?: string;
+  /** Wall-time limit of one decoder process (it decodes at roughly 0.5× real time). Default 300_000. */
+  timeoutMs?: number;
+  /** Decoder processes at once (each uses one CPU core); further calls wait. Default: the CPU count. */
+  maxConcurrent?: number;
+  /** Where the audio is written for the decoder. Default the OS temp folder. */
+  tmpDir?: string;
+}
+
+const CAPABILITIES: AsrCapabilities = { languages: ['en'], languageDetection: false, wordTimestamps: true, streaming: false, translation: false };
+/** stdout is a few lines per utterance; anything near this is not the decoder we know. */
+const MAX_STDOUT_CHARS = 16 * 1024 * 1024;
+const STDERR_TAIL_CHARS = 8192;
+
+/** The pocketsphinx engine; throws `invalid_config` at once if the model files are missing. */
+export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}): AsrEngine {
+  const binary = options.binary ?? 'pocketsphinx_continuous';
+  const modelDir = options.modelDir ?? '/usr/share/pocketsphinx/model/en-us';
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const tmpDir = options.tmpDir ?? tmpdir();
+  const limit = createConcurrencyLimit(options.maxConcurrent ?? availableParallelism());
+  const model = { hmm: join(modelDir, 'en-us'), lm: join(modelDir, 'en-us.lm.bin'), dict: join(modelDir, 'cmudict-en-us.dict') };
+  const missing = Object.values(model).filter((p) => !existsSync(p));
+  if (missing.length > 0) throw new EarshotError('invalid_config', 'pocketsphinx model files are missing', { details: { missing } });
+
+  const closing = new AbortController();
+  const calls = new Set<Promise<unknown>>();
+
+  const decode = async (pcm: Int16Array, signal: AbortSignal): Promise<AsrResult> => {
+    const file = join(tmpDir, `earshot-pocketsphinx-${randomUUID()}.raw`);
+    await writeFile(file, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), { mode: 0o600, flag: 'wx' });
+    try {
+      // Raw input: given a `.wav` name, this CLI skips 44 bytes without reading the header.
+      const args = ['-infile', file, '-time', 'yes', '-hmm', model.hmm, '-lm', model.lm, '-dict', model.dict];
+      args.push('-samprate', String(ASR_SAMPLE_RATE), '-input_endian', endianness() === 'LE' ? 'little' : 'big');
+      const stdout = await runDecoder(binary, args, signal, timeoutMs);
+      const segments = parsePocketsphinxOutput(stdout, Math.floor((pcm.length * 1000) / ASR_SAMPLE_RATE));
+      return { text: segments.map((s) => s.text).join(' '), language: 'en', segments };
+    } finally {
+      await rm(file, { force: true });
+    }
+  };
+
+  const call = async (pcm: Int16Array, signal: AbortSignal | undefined): Promise<AsrResult> => {
+    // A signal per call: listeners must not pile up on the engine's own.
+    const both = AbortSignal.any(signal ? [signal, closing.signal] : [closing.signal]);
+    try {
+      const release = await limit.acquire(both);
+      try {
+        return await decode(pcm, both);
+      } finally {
+        release();
+      }
+    } catch (err) {
+      if (signal?.aborted) throw abortError('the ASR call was aborted');
+      if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine was closed during the call');
+      if (err instanceof EarshotError) throw err;
+      throw new EarshotError('asr_failed', 'pocketsphinx could not run', { retryable: true, cause: err, details: { error: String(err) } });
+    }
+  };
+
+  return {
+    name: 'pocketsphinx',
+    model: basename(modelDir),
+    capabilities: CAPABILITIES,
+
+    async transcribe({ pcm, language, signal }) {
+      if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine is closed');
+      if (signal?.aborted) throw abortError('the ASR call was aborted');
+      if (!supportsLanguage(CAPABILITIES, language)) throw permanent('unsupported_language', 'pocketsphinx transcribes English only', { language, supported: ['en'] });
+      // English in, English out: `translate` changes nothing here.
+      if (pcm.length === 0) return { text: '', language: 'en', segments: [] };
+      const running = call(pcm, signal);
+      calls.add(running);
+      void running.catch(() => {}).finally(() => calls.delete(running));
+      return running;
+    },
+
+    /** Kills running decoders, fails waiting calls, and returns once their temp files are gone. */
+    async close() {
+      closing.abort();
+      await Promise.allSettled([...calls]);
+    },
+  };
+}
+
+/** Runs one decoder process and resolves with its stdout; `signal` and the timeout kill it. */
+function runDecoder(binary: string, args: string[], signal: AbortSignal, timeoutMs: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderrTail = '';
+    let killedFor: 'aborted' | 'timeout' | 'output' | undefined;
+    const kill = (why: NonNullable<typeof killedFor>) => {
+      killedFor ??= why;
+      child.kill('SIGKILL');
+    };
+    const onAbort = () => kill('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => kill('timeout'), timeoutMs);
+    const settle = (err: Error | undefined) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(stdout);
+    };
+    const failure = (message: string, details: Record<string, unknown>) => retryable('asr_failed', message, details);
+
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      if (stdout.length > MAX_STDOUT_CHARS) kill('output');
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderrTail = (stderrTail + s).slice(-STDERR_TAIL_CHARS)));
+    // A process that cannot start emits 'error' (ENOENT, EACCES) and may not emit 'close'.
+    child.once('error', (err: NodeJS.ErrnoException) => settle(failure(`pocketsphinx could not start: ${err.code ?? err.message}`, { binary })));
+    child.once('close', (code, exitSignal) => {
+      if (killedFor === 'aborted') settle(abortError('the ASR call was aborted'));
+      else if (killedFor === 'timeout') settle(failure('pocketsphinx timed out', { timeoutMs }));
+      else if (killedFor === 'output') settle(failure('pocketsphinx printed more than expected', { maxChars: MAX_STDOUT_CHARS }));
+      else if (code !== 0) settle(failure(`pocketsphinx exited with ${code ?? exitSignal}`, { log: logErrors(stderrTail) }));
+      else settle(undefined);
+    });
+  });
+}
+
+/** The ERROR/FATAL lines of the decoder's log, or its last lines. */
+function logErrors(log: string): string[] {
+  const lines = log.split('\n').filter((l) => l.trim() !== '');
+  const errors = lines.filter((l) => /^(?:ERROR|FATAL)/.test(l));
+  return (errors.length > 0 ? errors : lines).slice(-5);
+}

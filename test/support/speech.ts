@@ -1,0 +1,59 @@
+/**
+ * The shared speech set (`../shared/speech` beside the repository, or EARSHOT_SPEECH_DIR): 16 kHz mono
+ * clips as PCM, with their reference transcripts from manifest.tsv. Files are read in place.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ASR_SAMPLE_RATE } from '../../src/core/asr.js';
+import { decodeWav } from '../../src/core/wav.js';
+
+export const SPEECH_DIR = process.env.EARSHOT_SPEECH_DIR ?? resolve(import.meta.dirname, '../../../shared/speech');
+
+/** Whether the speech set is there (tests that need it skip otherwise). */
+export const hasSpeech = existsSync(resolve(SPEECH_DIR, 'manifest.tsv'));
+
+export interface Clip {
+  /** Path inside the speech folder, as in the manifest. */
+  file: string;
+  language: string;
+  reference: string;
+  pcm: Int16Array;
+  durationMs: number;
+}
+
+let manifest: Map<string, { language: string; reference: string }> | undefined;
+
+/** A 16 kHz mono 16-bit WAV clip of the manifest, decoded. */
+export function loadClip(file: string): Clip {
+  manifest ??= new Map(
+    readFileSync(resolve(SPEECH_DIR, 'manifest.tsv'), 'utf8')
+      .split('\n')
+      .slice(1)
+      .filter((line) => line.trim() !== '')
+      .map((line) => {
+        const [name, language, reference] = line.split('\t');
+        return [name!, { language: language!, reference: reference! }] as const;
+      }),
+  );
+  const entry = manifest.get(file);
+  if (!entry) throw new Error(`${file} is not in manifest.tsv`);
+  const { pcm, sampleRate } = decodeWav(readFileSync(resolve(SPEECH_DIR, file)));
+  if (sampleRate !== ASR_SAMPLE_RATE) throw new Error(`${file} is ${sampleRate} Hz, not ${ASR_SAMPLE_RATE}`);
+  return { file, ...entry, pcm, durationMs: (pcm.length * 1000) / ASR_SAMPLE_RATE };
+}
+
+/** `seconds` of digital silence. */
+export function silence(seconds: number): Int16Array {
+  return new Int16Array(Math.round(seconds * ASR_SAMPLE_RATE));
+}
+
+/** Clips one after another. */
+export function concatPcm(...parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
