@@ -6,7 +6,17 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDiskBlobStore, type DiskBlobStore } from './adapters/blobs/disk/disk-blob-store.js';
 import { createS3BlobStore } from './adapters/blobs/s3/s3-blob-store.js';
+import { createAsrEngines } from './adapters/asr/asr-engines.js';
+import { createMockEngine, MOCK_CAPABILITIES } from './adapters/asr/mock/mock-engine.js';
+import { createPocketsphinxEngine, POCKETSPHINX_CAPABILITIES } from './adapters/asr/pocketsphinx/pocketsphinx-engine.js';
 import { createPinoLogger } from './adapters/logger/pino/pino-logger.js';
+import { createFfmpegMediaTool } from './adapters/media/ffmpeg/ffmpeg-media-tool.js';
+import { createEnergyVad } from './adapters/vad/energy/energy-vad.js';
+import { buildHttpServer, createMetrics, type Metrics } from './api/http/index.js';
+import { TranscriptionService } from './pipelines/transcribe/service.js';
+import type { AsrEngines } from './ports/asr-engine.js';
+import type { MediaTool } from './ports/media-tool.js';
+import type { FastifyInstance } from 'fastify';
 import { createPostgresStore } from './adapters/store/postgres/postgres-store.js';
 import { createSqliteStore } from './adapters/store/sqlite/sqlite-store.js';
 import type { Config } from './config/config.js';
@@ -26,6 +36,9 @@ export interface App {
   config: Config;
   store: Store;
   blobs: BlobStore;
+  media: MediaTool;
+  engines: AsrEngines;
+  transcriptions: TranscriptionService;
   registry: Registry;
   engine: Engine;
   clock: Clock;
@@ -37,6 +50,15 @@ export interface AppOverrides {
   logger?: Logger;
   clock?: Clock;
   registry?: Registry;
+  engines?: AsrEngines;
+}
+
+/** The ASR engines this process offers; each loads on first use. */
+export function createEngines(config: Config): AsrEngines {
+  return createAsrEngines(config.asrEngine, {
+    pocketsphinx: { capabilities: POCKETSPHINX_CAPABILITIES, create: () => createPocketsphinxEngine() },
+    mock: { capabilities: MOCK_CAPABILITIES, create: () => createMockEngine(config.mock) },
+  });
 }
 
 export function createStore(config: Config, logger: Logger): Store {
@@ -80,17 +102,31 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   await store.migrate();
   await store.createTenant({ id: LOCAL_TENANT, name: 'Local', createdAt: clock.now() });
   const blobs = createBlobStore(config, clock);
-  const registry = overrides.registry ?? registerPipelines(new Registry());
+  const media = createFfmpegMediaTool({
+    timeoutMs: config.media.timeoutMs,
+    maxMemoryBytes: config.media.maxMemoryBytes,
+    maxDurationSeconds: config.media.maxDurationSeconds,
+    logger,
+  });
+  const engines = overrides.engines ?? createEngines(config);
+  const registry =
+    overrides.registry ??
+    registerPipelines(new Registry(), { blobs, media, vad: createEnergyVad(), engines, workDir: config.workDir, chunkSeconds: config.chunkSeconds });
   const engine = new Engine({ store, registry, clock });
+  const transcriptions = new TranscriptionService({ engine, store, blobs, engines, maxUploadBytes: config.maxUploadBytes });
   return {
     config,
     store,
     blobs,
+    media,
+    engines,
+    transcriptions,
     registry,
     engine,
     clock,
     logger,
     async close() {
+      await engines.close();
       await blobs.close();
       await store.close();
     },
@@ -107,5 +143,22 @@ export function createWorker(app: App, options: { pools?: string[]; concurrency?
     pools: options.pools ?? app.config.pools,
     concurrency: options.concurrency ?? app.config.concurrency,
     leaseMs: app.config.leaseMs,
+  });
+}
+
+/** The HTTP API over this app's engine and ports. */
+export function createHttpServer(app: App, metrics: Metrics = createMetrics({ store: app.store }), version = '0.0.0'): FastifyInstance {
+  return buildHttpServer({
+    engine: app.engine,
+    store: app.store,
+    blobs: app.blobs,
+    logger: app.logger,
+    authRequired: app.config.authRequired,
+    localTenant: LOCAL_TENANT,
+    maxUploadBytes: app.config.maxUploadBytes,
+    metrics,
+    version,
+    rateLimitPerMinute: app.config.rateLimitPerMinute,
+    transcriptions: app.transcriptions,
   });
 }

@@ -36,9 +36,10 @@ const allowed: Record<string, string[]> = {
   config: ['core', 'config'],
   engine: ['core', 'ports', 'engine'],
   pipelines: ['core', 'ports', 'engine', 'pipelines'],
-  api: ['core', 'ports', 'engine', 'api'],
+  // The API exposes pipelines' own routes (transcriptions); pipelines never import the API.
+  api: ['core', 'ports', 'engine', 'pipelines', 'api'],
   adapters: ['core', 'ports', 'adapters'],
-  app: ['core', 'ports', 'config', 'engine', 'pipelines', 'adapters', 'app'],
+  app: ['core', 'ports', 'config', 'engine', 'pipelines', 'api', 'adapters', 'app'],
   cli: ['core', 'ports', 'config', 'engine', 'pipelines', 'api', 'adapters', 'app', 'cli'],
 };
 

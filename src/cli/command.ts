@@ -24,6 +24,20 @@ export interface CommandContext {
 
 export const DB_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl', 'logLevel'];
 
+/** What workers need to run pipelines: engines, media limits, scratch space. */
+export const PIPELINE_SETTINGS: readonly SettingName[] = [
+  'asrEngine',
+  'mockLatencyMs',
+  'mockWordsPerChunk',
+  'mockErrorRate',
+  'mockSeed',
+  'chunkSeconds',
+  'mediaTimeoutMs',
+  'mediaMaxMemoryBytes',
+  'maxMediaSeconds',
+  'workDir',
+];
+
 export function commandHelp(c: Command): string {
   const parts = [`Usage: ${c.usage}`, '', c.summary];
   if (c.optionsHelp) parts.push('', 'Options:', c.optionsHelp);

@@ -1,6 +1,6 @@
-import { buildHttpServer, createMetrics } from '../api/http/index.js';
-import { LOCAL_TENANT, createApp, createWorker } from '../app.js';
-import type { Command } from './command.js';
+import { createMetrics } from '../api/http/index.js';
+import { createApp, createHttpServer, createWorker } from '../app.js';
+import { PIPELINE_SETTINGS, type Command } from './command.js';
 import { untilSignal } from './lifecycle.js';
 import { VERSION } from './version.js';
 
@@ -31,24 +31,14 @@ export const serveCommand: Command = {
     'shutdownGraceMs',
     'maxUploadBytes',
     'rateLimitPerMinute',
+    ...PIPELINE_SETTINGS,
     'logLevel',
   ],
   async run(ctx) {
     const config = ctx.config();
     const app = await createApp(config);
     const metrics = createMetrics({ store: app.store });
-    const server = buildHttpServer({
-      engine: app.engine,
-      store: app.store,
-      blobs: app.blobs,
-      logger: app.logger,
-      authRequired: config.authRequired,
-      localTenant: LOCAL_TENANT,
-      maxUploadBytes: config.maxUploadBytes,
-      metrics,
-      version: VERSION,
-      rateLimitPerMinute: config.rateLimitPerMinute,
-    });
+    const server = createHttpServer(app, metrics, VERSION);
     const worker = config.workers ? createWorker(app) : undefined;
     if (worker) {
       metrics.observeWorker(worker);

@@ -1,5 +1,5 @@
 import { createApp, createWorker } from '../app.js';
-import type { Command } from './command.js';
+import { PIPELINE_SETTINGS, type Command } from './command.js';
 import { untilSignal } from './lifecycle.js';
 
 export const workerCommand: Command = {
@@ -22,6 +22,7 @@ export const workerCommand: Command = {
     's3ForcePathStyle',
     'publicUrl',
     'signingSecret',
+    ...PIPELINE_SETTINGS,
     'logLevel',
   ],
   async run(ctx) {

@@ -92,6 +92,44 @@ export const settings = {
     doc: 'API requests a tenant may make per minute and API process (bursts up to that many); 0: no limit.',
   },
   maxUploadBytes: { env: 'EARSHOT_MAX_UPLOAD_BYTES', flag: 'max-upload-bytes', kind: 'int', default: String(2 * 1024 ** 3), min: 1, doc: 'Largest upload accepted.' },
+  asrEngine: {
+    env: 'EARSHOT_ASR_ENGINE',
+    flag: 'asr-engine',
+    kind: 'enum',
+    choices: ['whisper', 'pocketsphinx', 'mock', 'openai'],
+    default: 'pocketsphinx',
+    doc: 'The ASR engine jobs use when they name none (a job may name any engine the workers have).',
+  },
+  mockLatencyMs: { env: 'EARSHOT_MOCK_LATENCY_MS', flag: 'mock-latency-ms', kind: 'int', default: '0', min: 0, doc: 'Mock engine: time each call takes.' },
+  mockWordsPerChunk: {
+    env: 'EARSHOT_MOCK_WORDS_PER_CHUNK',
+    flag: 'mock-words-per-chunk',
+    kind: 'int',
+    default: '2',
+    min: 0,
+    doc: 'Mock engine: words per second of non-silent audio.',
+  },
+  mockErrorRate: { env: 'EARSHOT_MOCK_ERROR_RATE', flag: 'mock-error-rate', kind: 'string', default: '0', doc: 'Mock engine: probability (0..1) that a call fails (retryable).' },
+  mockSeed: { env: 'EARSHOT_MOCK_SEED', flag: 'mock-seed', kind: 'int', default: '1', min: 0, doc: 'Mock engine: seed of its words and failures.' },
+  chunkSeconds: {
+    env: 'EARSHOT_CHUNK_SECONDS',
+    flag: 'chunk-seconds',
+    kind: 'int',
+    default: '180',
+    min: 30,
+    doc: 'Long recordings are cut at silences into chunks of about this length, transcribed in parallel.',
+  },
+  mediaTimeoutMs: { env: 'EARSHOT_MEDIA_TIMEOUT_MS', flag: 'media-timeout-ms', kind: 'int', default: '600000', min: 1000, doc: 'Wall-time limit of one ffmpeg/ffprobe call.' },
+  mediaMaxMemoryBytes: {
+    env: 'EARSHOT_MEDIA_MAX_MEMORY_BYTES',
+    flag: 'media-max-memory-bytes',
+    kind: 'int',
+    default: String(2 * 1024 ** 3),
+    min: 256 * 1024 ** 2,
+    doc: 'Address-space limit of each ffmpeg/ffprobe process.',
+  },
+  maxMediaSeconds: { env: 'EARSHOT_MAX_MEDIA_SECONDS', flag: 'max-media-seconds', kind: 'int', default: '21600', min: 1, doc: 'Longest recording accepted.' },
+  workDir: { env: 'EARSHOT_WORK_DIR', flag: 'work-dir', kind: 'string', doc: 'Scratch space for downloads and decoding. Default: <data-dir>/work.' },
   logLevel: {
     env: 'EARSHOT_LOG_LEVEL',
     flag: 'log-level',
@@ -133,6 +171,11 @@ export interface Config {
   shutdownGraceMs: number;
   maxUploadBytes: number;
   rateLimitPerMinute: number;
+  asrEngine: string;
+  mock: { latencyMs: number; wordsPerChunk: number; errorRate: number; seed: number };
+  chunkSeconds: number;
+  media: { timeoutMs: number; maxMemoryBytes: number; maxDurationSeconds: number };
+  workDir: string;
   logLevel: string;
 }
 
@@ -188,6 +231,16 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     const choices = (settings[name] as Setting).choices ?? [];
     if (!choices.includes(v)) bad(name, `expected one of ${choices.join(', ')}, got "${v}"`);
     return v;
+  };
+
+  const fraction = (name: SettingName): number => {
+    const v = raw(name) ?? '0';
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      bad(name, `expected a number from 0 to 1, got "${v}"`);
+      return 0;
+    }
+    return n;
   };
 
   const host = str('host')!;
@@ -246,6 +299,20 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     shutdownGraceMs: int('shutdownGraceMs') ?? 30_000,
     maxUploadBytes: int('maxUploadBytes') ?? 2 * 1024 ** 3,
     rateLimitPerMinute: int('rateLimitPerMinute') ?? 1200,
+    asrEngine: choice('asrEngine'),
+    mock: {
+      latencyMs: int('mockLatencyMs') ?? 0,
+      wordsPerChunk: int('mockWordsPerChunk') ?? 2,
+      errorRate: fraction('mockErrorRate'),
+      seed: int('mockSeed') ?? 1,
+    },
+    chunkSeconds: int('chunkSeconds') ?? 180,
+    media: {
+      timeoutMs: int('mediaTimeoutMs') ?? 600_000,
+      maxMemoryBytes: int('mediaMaxMemoryBytes') ?? 2 * 1024 ** 3,
+      maxDurationSeconds: int('maxMediaSeconds') ?? 21_600,
+    },
+    workDir: resolve(str('workDir') ?? resolve(dataDir, 'work')),
     logLevel: choice('logLevel'),
   };
   if (problems.length > 0) {

@@ -119,6 +119,20 @@ export interface WorkerInfo {
   lastSeenAt: number;
 }
 
+/** A pre-signed upload: the client PUTs the bytes straight to storage, then completes it into a job. */
+export interface UploadRecord {
+  id: string;
+  tenantId: string;
+  blobKey: string;
+  filename: string | null;
+  contentType: string | null;
+  sizeBytes: number | null;
+  /** Set once the upload was completed into a job. */
+  jobId: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface Tenant {
   id: string;
   name: string;
@@ -186,6 +200,11 @@ export interface Store {
   findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(tenantId?: string): Promise<ApiKeyRecord[]>;
   revokeApiKey(keyId: string, now: number): Promise<boolean>;
+
+  createUpload(upload: UploadRecord): Promise<void>;
+  getUpload(uploadId: string, tenantId: string): Promise<UploadRecord | undefined>;
+  /** Records the job an upload became; false if it already became one (the caller reads which). */
+  completeUpload(uploadId: string, jobId: string): Promise<boolean>;
 
   /** Listens to store events; returns a function that stops listening. */
   subscribe(listener: (event: StoreEvent) => void): () => void;

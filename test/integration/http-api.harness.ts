@@ -13,7 +13,7 @@ import { permanent } from '../../src/core/errors.js';
 import { Engine } from '../../src/engine/engine.js';
 import { Registry } from '../../src/engine/registry.js';
 import { Worker } from '../../src/engine/worker.js';
-import { registerPipelines } from '../../src/pipelines/index.js';
+import { registerDiagnostics } from '../../src/pipelines/diagnostics/diagnostics.js';
 import { silentLogger } from '../../src/ports/logger.js';
 import type { Store } from '../../src/ports/store.js';
 
@@ -22,7 +22,8 @@ export const LOCAL_TENANT = 'local';
 export const FAILING_KIND = 'test.always_fails';
 
 export function testRegistry(): Registry {
-  const registry = registerPipelines(new Registry());
+  const registry = new Registry();
+  registerDiagnostics(registry);
   registry.defineJob({ kind: FAILING_KIND, plan: () => [{ key: 'break', type: 'test.broken' }] });
   registry.defineTask({
     type: 'test.broken',

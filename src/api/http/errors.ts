@@ -24,6 +24,12 @@ const statusByCode: Readonly<Record<string, number>> = {
   range_not_satisfiable: 416,
   unprocessable: 422,
   unknown_step: 422,
+  // Transcription requests the workers cannot serve, or media they refuse (the synchronous routes).
+  unsupported_language: 422,
+  unsupported_engine: 422,
+  unsupported_media: 422,
+  corrupt_media: 422,
+  media_limit_exceeded: 422,
   rate_limited: 429,
   unavailable: 503,
 };

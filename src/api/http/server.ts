@@ -16,6 +16,8 @@ import { jobSchemas } from './job-json.js';
 import { jobsRoutes } from './jobs-routes.js';
 import type { Metrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
+import { transcriptionRoutes } from './transcriptions-routes.js';
+import type { TranscriptionService } from '../../pipelines/transcribe/service.js';
 
 export interface HttpDeps {
   engine: Engine;
@@ -31,6 +33,8 @@ export interface HttpDeps {
   version: string;
   /** Requests per minute per tenant on /v1 routes; 0 for no limit. */
   rateLimitPerMinute?: number;
+  /** The transcription routes, when this process offers them. */
+  transcriptions?: TranscriptionService;
 }
 
 /** Quiet routes: polled by orchestrators and Prometheus, logged at debug only. */
@@ -71,6 +75,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     v1.addHook('onRequest', authenticate({ store: deps.store, authRequired: deps.authRequired, localTenant: deps.localTenant }));
     if (deps.rateLimitPerMinute) v1.addHook('onRequest', rateLimit(new RateLimiter(deps.rateLimitPerMinute, deps.engine.clock)));
     await v1.register(jobsRoutes(deps.engine));
+    if (deps.transcriptions) {
+      await v1.register(transcriptionRoutes({ engine: deps.engine, blobs: deps.blobs, service: deps.transcriptions, maxUploadBytes: deps.maxUploadBytes }));
+    }
   });
   if (deps.blobs.capabilities.urlTarget === 'api' && deps.blobs.verifySignedUrl) {
     void app.register(blobsRoutes({ blobs: deps.blobs, maxUploadBytes: deps.maxUploadBytes }));

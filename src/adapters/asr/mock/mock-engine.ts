@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ASR_SAMPLE_RATE } from '../../../core/asr.js';
 import { abortError, EarshotError, retryable } from '../../../core/errors.js';
 import { hashSeed, mulberry32 } from '../../../core/prng.js';
-import type { AsrEngine, AsrResult, AsrSegment, AsrWord } from '../../../ports/asr-engine.js';
+import type { AsrCapabilities, AsrEngine, AsrResult, AsrSegment, AsrWord } from '../../../ports/asr-engine.js';
 
 export interface MockEngineOptions {
   /** Simulated processing time of every call. Default 0. */
@@ -20,6 +20,8 @@ export interface MockEngineOptions {
   /** A second of audio whose RMS is below this level is silence and gets no words. Default -50 dBFS. */
   silenceDbfs?: number;
 }
+
+export const MOCK_CAPABILITIES: AsrCapabilities = { languages: 'any', languageDetection: true, wordTimestamps: true, streaming: false, translation: true };
 
 const CHUNK_MS = 1000;
 const VOCABULARY = (
@@ -48,7 +50,7 @@ export function createMockEngine(options: MockEngineOptions = {}): AsrEngine {
   return {
     name: 'mock',
     model: `mock-${seed}`,
-    capabilities: { languages: 'any', languageDetection: true, wordTimestamps: true, streaming: false, translation: true },
+    capabilities: MOCK_CAPABILITIES,
 
     async transcribe({ pcm, language, translate, signal }) {
       if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine is closed');

@@ -29,7 +29,7 @@ export interface PocketsphinxEngineOptions {
   tmpDir?: string;
 }
 
-const CAPABILITIES: AsrCapabilities = { languages: ['en'], languageDetection: false, wordTimestamps: true, streaming: false, translation: false };
+export const POCKETSPHINX_CAPABILITIES: AsrCapabilities = { languages: ['en'], languageDetection: false, wordTimestamps: true, streaming: false, translation: false };
 /** stdout is a few lines per utterance; anything near this is not the decoder we know. */
 const MAX_STDOUT_CHARS = 16 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 8192;
@@ -84,12 +84,12 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   return {
     name: 'pocketsphinx',
     model: basename(modelDir),
-    capabilities: CAPABILITIES,
+    capabilities: POCKETSPHINX_CAPABILITIES,
 
     async transcribe({ pcm, language, signal }) {
       if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine is closed');
       if (signal?.aborted) throw abortError('the ASR call was aborted');
-      if (!supportsLanguage(CAPABILITIES, language)) throw permanent('unsupported_language', 'pocketsphinx transcribes English only', { language, supported: ['en'] });
+      if (!supportsLanguage(POCKETSPHINX_CAPABILITIES, language)) throw permanent('unsupported_language', 'pocketsphinx transcribes English only', { language, supported: ['en'] });
       // English in, English out: `translate` changes nothing here.
       if (pcm.length === 0) return { text: '', language: 'en', segments: [] };
       const running = call(pcm, signal);

@@ -1,6 +1,6 @@
 import type { ErrorInfo } from '../../../core/errors.js';
 import type { Json, JobRecord, JobStatus, TaskErrorEntry, TaskRecord, TaskState } from '../../../core/job.js';
-import type { ApiKeyRecord, ClaimedTask, WorkerInfo } from '../../../ports/store.js';
+import type { ApiKeyRecord, ClaimedTask, UploadRecord, WorkerInfo } from '../../../ports/store.js';
 import type { Row } from './driver.js';
 
 export function toJson(value: Json | undefined | null): string | null {
@@ -102,5 +102,19 @@ export function workerFromRow(r: Row): WorkerInfo {
     concurrency: num(r.concurrency),
     startedAt: num(r.started_at),
     lastSeenAt: num(r.last_seen_at),
+  };
+}
+
+export function uploadFromRow(r: Row): UploadRecord {
+  return {
+    id: String(r.id),
+    tenantId: String(r.tenant_id),
+    blobKey: String(r.blob_key),
+    filename: strOrNull(r.filename),
+    contentType: strOrNull(r.content_type),
+    sizeBytes: numOrNull(r.size_bytes),
+    jobId: strOrNull(r.job_id),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
   };
 }

@@ -95,5 +95,22 @@ CREATE TABLE workers (
   last_seen_at ${t.bigint} NOT NULL
 )`,
     },
+    {
+      version: 2,
+      name: 'uploads',
+      sql: `
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  blob_key TEXT NOT NULL,
+  filename TEXT,
+  content_type TEXT,
+  size_bytes ${t.bigint},
+  job_id TEXT,
+  created_at ${t.bigint} NOT NULL,
+  expires_at ${t.bigint} NOT NULL
+);
+CREATE INDEX uploads_expires ON uploads (expires_at)`,
+    },
   ];
 }

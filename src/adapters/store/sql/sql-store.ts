@@ -39,10 +39,11 @@ import type {
   StoreCapabilities,
   StoreEvent,
   Tenant,
+  UploadRecord,
   WorkerInfo,
 } from '../../../ports/store.js';
 import { chunks, placeholders, valueRows, type Row, type SqlDriver, type SqlQueryer } from './driver.js';
-import { apiKeyFromRow, claimedTaskFromRow, fromJson, jobFromRow, taskFromRow, toJson, workerFromRow } from './rows.js';
+import { uploadFromRow, apiKeyFromRow, claimedTaskFromRow, fromJson, jobFromRow, taskFromRow, toJson, workerFromRow } from './rows.js';
 
 const PENDING = "('waiting', 'ready', 'retry_wait')";
 const TASK_COLUMNS =
@@ -452,6 +453,24 @@ export class SqlStore implements Store {
 
   async revokeApiKey(keyId: string, now: number): Promise<boolean> {
     return (await this.db.run('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, keyId])) > 0;
+  }
+
+  // ---- uploads ----
+
+  async createUpload(u: UploadRecord): Promise<void> {
+    await this.db.run(
+      'INSERT INTO uploads (id, tenant_id, blob_key, filename, content_type, size_bytes, job_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [u.id, u.tenantId, u.blobKey, u.filename, u.contentType, u.sizeBytes, u.jobId, u.createdAt, u.expiresAt],
+    );
+  }
+
+  async getUpload(uploadId: string, tenantId: string): Promise<UploadRecord | undefined> {
+    const r = (await this.db.all('SELECT * FROM uploads WHERE id = ? AND tenant_id = ?', [uploadId, tenantId]))[0];
+    return r ? uploadFromRow(r) : undefined;
+  }
+
+  async completeUpload(uploadId: string, jobId: string): Promise<boolean> {
+    return (await this.db.run('UPDATE uploads SET job_id = ? WHERE id = ? AND job_id IS NULL', [jobId, uploadId])) > 0;
   }
 
   // ---- the pieces ----

@@ -1,0 +1,170 @@
+/**
+ * Transcriptions as clients see them: create from an upload stream or a pre-signed upload, read
+ * results, issue download links. Shared by the HTTP API, the OpenAI-compatible routes and the CLI.
+ */
+import type { Readable } from 'node:stream';
+import { supportsLanguage } from '../../core/asr.js';
+import { EarshotError, permanent } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { JobRecord, Priority } from '../../core/job.js';
+import type { Engine } from '../../engine/engine.js';
+import type { AsrEngines } from '../../ports/asr-engine.js';
+import type { BlobStore, SignedUrl } from '../../ports/blob-store.js';
+import type { Store } from '../../ports/store.js';
+import { parseTranscriptionOptions, transcriptionInputJson, uploadBlobKey, type RawOptions, type TranscriptionInput } from './options.js';
+import { contentTypes, transcriptFormats, type TranscriptFormat } from './render.js';
+import { resultKey, TRANSCRIPTION } from './transcribe.js';
+
+export interface TranscriptionServiceOptions {
+  engine: Engine;
+  store: Store;
+  blobs: BlobStore;
+  engines: AsrEngines;
+  maxUploadBytes: number;
+  /** How long pre-signed upload URLs work. Default 3600 s. */
+  uploadUrlSeconds?: number;
+}
+
+export interface FileMeta {
+  filename?: string;
+  contentType?: string;
+  sizeBytes?: number;
+}
+
+export class TranscriptionService {
+  constructor(private readonly o: TranscriptionServiceOptions) {}
+
+  /** Options checked against what the workers' engines can do: refused now rather than failed later. */
+  options(raw: RawOptions) {
+    const options = parseTranscriptionOptions(raw, { engine: this.o.engines.defaultEngine });
+    const caps = this.o.engines.capabilities(options.engine);
+    if (!caps) {
+      throw new EarshotError('unsupported_engine', `no engine "${options.engine}"`, { details: { engines: this.o.engines.names() } });
+    }
+    if (!supportsLanguage(caps, options.language)) {
+      throw new EarshotError('unsupported_language', `the ${options.engine} engine does not transcribe "${options.language}"`, {
+        details: { engine: options.engine, language: options.language, languages: caps.languages === 'any' ? 'any' : [...caps.languages] },
+      });
+    }
+    if (options.translate && !caps.translation) throw new EarshotError('unsupported_language', `the ${options.engine} engine cannot translate`);
+    return options;
+  }
+
+  /** Streams a file into storage as a new upload; memory stays flat whatever its size. */
+  async storeUpload(tenantId: string, body: Readable, meta: FileMeta): Promise<{ uploadId: string; sizeBytes: number }> {
+    const uploadId = newId('upl');
+    const key = uploadBlobKey(tenantId, uploadId);
+    const info = await this.o.blobs.put(key, body, { maxBytes: this.o.maxUploadBytes, ...(meta.contentType ? { contentType: meta.contentType } : {}) });
+    const now = this.o.engine.clock.now();
+    await this.o.store.createUpload({
+      id: uploadId,
+      tenantId,
+      blobKey: key,
+      filename: meta.filename ?? null,
+      contentType: meta.contentType ?? null,
+      sizeBytes: info.sizeBytes,
+      jobId: null,
+      createdAt: now,
+      expiresAt: now,
+    });
+    return { uploadId, sizeBytes: info.sizeBytes };
+  }
+
+  /** A pre-signed upload: the client PUTs the bytes to `url`, then calls completeUpload. */
+  async createUpload(tenantId: string, meta: FileMeta): Promise<{ uploadId: string; url: SignedUrl }> {
+    if (meta.sizeBytes !== undefined && meta.sizeBytes > this.o.maxUploadBytes) {
+      throw new EarshotError('payload_too_large', `the file is larger than ${this.o.maxUploadBytes} bytes`, { details: { max_bytes: this.o.maxUploadBytes } });
+    }
+    const uploadId = newId('upl');
+    const key = uploadBlobKey(tenantId, uploadId);
+    const expiresInSeconds = this.o.uploadUrlSeconds ?? 3600;
+    const url = await this.o.blobs.signUpload(key, { expiresInSeconds, ...(meta.contentType ? { contentType: meta.contentType } : {}) });
+    const now = this.o.engine.clock.now();
+    await this.o.store.createUpload({
+      id: uploadId,
+      tenantId,
+      blobKey: key,
+      filename: meta.filename ?? null,
+      contentType: meta.contentType ?? null,
+      sizeBytes: meta.sizeBytes ?? null,
+      jobId: null,
+      createdAt: now,
+      expiresAt: url.expiresAt,
+    });
+    return { uploadId, url };
+  }
+
+  /**
+   * Turns an upload into a job. Bad options or an empty file remove the upload; completing twice
+   * (or replaying an idempotency key) returns the job the first call made.
+   */
+  async submitUpload(tenantId: string, uploadId: string, raw: RawOptions, idempotencyKey?: string): Promise<{ job: JobRecord; created: boolean }> {
+    const upload = await this.o.store.getUpload(uploadId, tenantId);
+    if (!upload) throw new EarshotError('not_found', 'no such upload', { details: { upload_id: uploadId } });
+    const info = await this.o.blobs.stat(upload.blobKey);
+    if (!info) {
+      if (upload.jobId) return { job: await this.o.engine.getJob(upload.jobId, tenantId), created: false };
+      throw new EarshotError('conflict', 'nothing was uploaded yet: PUT the file to upload_url first', { details: { upload_id: uploadId } });
+    }
+    let options;
+    try {
+      options = this.options(raw);
+      if (info.sizeBytes === 0) throw permanent('bad_request', 'the file is empty');
+      if (info.sizeBytes > this.o.maxUploadBytes) {
+        throw new EarshotError('payload_too_large', `the file is larger than ${this.o.maxUploadBytes} bytes`, { details: { max_bytes: this.o.maxUploadBytes } });
+      }
+    } catch (err) {
+      if (!upload.jobId) await this.o.blobs.delete(upload.blobKey);
+      throw err;
+    }
+    const { priority, ...rest } = options;
+    const meta: FileMeta = { sizeBytes: info.sizeBytes, ...(upload.filename ? { filename: upload.filename } : {}), ...(upload.contentType ? { contentType: upload.contentType } : {}) };
+    const result = await this.submit(tenantId, { ...rest, source: { uploadId, ...meta } }, priority, idempotencyKey ?? `upload:${uploadId}`);
+    if (result.created) await this.o.store.completeUpload(uploadId, result.job.id);
+    else if (!upload.jobId) await this.o.blobs.delete(upload.blobKey); // a replay: the first request's upload is the one in use
+    return result;
+  }
+
+  private submit(tenantId: string, input: TranscriptionInput, priority: Priority, idempotencyKey?: string) {
+    return this.o.engine.submit({
+      tenantId,
+      kind: TRANSCRIPTION,
+      input: transcriptionInputJson(input),
+      priority,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
+  }
+
+  /** A finished transcription in one format; `conflict` until the job has succeeded. */
+  async result(tenantId: string, jobId: string, format: string): Promise<{ body: Readable; contentType: string; job: JobRecord }> {
+    const f = this.format(format);
+    const job = await this.o.engine.getJob(jobId, tenantId);
+    if (job.kind !== TRANSCRIPTION) throw new EarshotError('not_found', 'no such transcription', { details: { job_id: jobId } });
+    if (job.status !== 'succeeded') {
+      throw new EarshotError('conflict', job.status === 'failed' ? 'the transcription failed' : 'the transcription is not finished yet', {
+        details: { status: job.status, ...(job.error ? { error: job.error } : {}) },
+      });
+    }
+    const formats = (job.input as unknown as TranscriptionInput).formats;
+    if (!formats.includes(f)) throw new EarshotError('not_found', `this job was not asked for ${f}`, { details: { formats } });
+    return { body: await this.o.blobs.get(resultKey(tenantId, jobId, f)), contentType: contentTypes[f], job };
+  }
+
+  /** Temporary signed download links, one per format the job produced. */
+  async links(tenantId: string, jobId: string, expiresInSeconds: number): Promise<Record<string, SignedUrl>> {
+    const job = await this.o.engine.getJob(jobId, tenantId);
+    if (job.kind !== TRANSCRIPTION || job.status !== 'succeeded') throw new EarshotError('conflict', 'the transcription is not finished', { details: { status: job.status } });
+    const links: Record<string, SignedUrl> = {};
+    for (const f of (job.input as unknown as TranscriptionInput).formats) {
+      links[f] = await this.o.blobs.signDownload(resultKey(tenantId, jobId, f), { expiresInSeconds, downloadName: `${jobId}.${f}` });
+    }
+    return links;
+  }
+
+  private format(format: string): TranscriptFormat {
+    if (!(transcriptFormats as readonly string[]).includes(format)) {
+      throw new EarshotError('bad_request', `format must be one of ${transcriptFormats.join(', ')}`, { details: { format } });
+    }
+    return format as TranscriptFormat;
+  }
+}
