@@ -30,6 +30,8 @@ const statusByCode: Readonly<Record<string, number>> = {
   unsupported_media: 422,
   corrupt_media: 422,
   media_limit_exceeded: 422,
+  // The engine behind a synchronous request failed (after its retries).
+  asr_failed: 502,
   rate_limited: 429,
   unavailable: 503,
 };

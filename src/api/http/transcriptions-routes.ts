@@ -13,6 +13,8 @@ import { readTranscript } from '../../pipelines/transcribe/transcribe.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import { errorResponses } from './errors.js';
 import { jobDetailJson } from './job-json.js';
+import { receiveMultipart } from './multipart.js';
+import { openAiRoutes } from './openai-routes.js';
 
 export interface TranscriptionRoutesDeps {
   engine: Engine;
@@ -34,30 +36,8 @@ const optionFields = {
   chunk_seconds: { type: 'number', description: 'Preferred chunk length for long recordings (30–3600 s). Default 180.' },
   notify_email: { type: 'string' },
   webhook_url: { type: 'string' },
-  notes: { type: ['boolean', 'string'] },
+  notes: { anyOf: [{ type: 'boolean' }, { type: 'string' }], description: 'true, or the name of a notes template.' },
 } as const;
-
-/** Reads a multipart body: the `file` part is streamed to storage, the other parts are options. */
-async function receiveMultipart(request: FastifyRequest, service: TranscriptionService): Promise<{ uploadId: string; fields: RawOptions }> {
-  const fields: RawOptions = {};
-  let uploadId: string | undefined;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'file' || uploadId) {
-        part.file.resume();
-        throw new EarshotError('bad_request', 'send exactly one file, in the field "file"');
-      }
-      // Options sent before the file are checked before its bytes are stored.
-      if (Object.keys(fields).length > 0) service.options(fields);
-      const stored = await service.storeUpload(request.tenantId, part.file, { filename: part.filename, contentType: part.mimetype });
-      uploadId = stored.uploadId;
-    } else {
-      fields[part.fieldname] = part.value;
-    }
-  }
-  if (!uploadId) throw new EarshotError('bad_request', 'the file is missing: send it as multipart/form-data in the field "file"');
-  return { uploadId, fields };
-}
 
 export function transcriptionRoutes(deps: TranscriptionRoutesDeps): FastifyPluginAsync {
   const { engine, service } = deps;
@@ -66,6 +46,7 @@ export function transcriptionRoutes(deps: TranscriptionRoutesDeps): FastifyPlugi
 
   return async (app) => {
     await app.register(multipart, { limits: { fileSize: deps.maxUploadBytes + 1, files: 1, fields: 50, fieldSize: 64 * 1024 } });
+    await app.register(openAiRoutes({ engine, blobs: deps.blobs, service }));
 
     const create = async (request: FastifyRequest) => {
       const { uploadId, fields } = await receiveMultipart(request, service);

@@ -16,6 +16,12 @@ export interface ChunkPlanOptions {
   minSilenceMs?: number;
   /** Audio both chunks share around a forced cut. Default 2000 ms. */
   overlapMs?: number;
+  /**
+   * Audio each chunk also hears beyond a silence cut, whose words it does not keep. Engines adapt to
+   * the audio they hear first (pocketsphinx's cepstral mean, whisper's context): a chunk that starts
+   * cold transcribes its first words worse. Default 3000 ms.
+   */
+  contextMs?: number;
 }
 
 export interface Chunk {
@@ -53,6 +59,7 @@ export function planChunks(durationMs: number, speech: readonly SpeechRegion[], 
   const minMs = options.minMs ?? Math.round(targetMs * 0.5);
   const minSilenceMs = options.minSilenceMs ?? 300;
   const overlapMs = options.overlapMs ?? 2000;
+  const contextMs = options.contextMs ?? 3000;
   const gaps = silences(speech, durationMs);
 
   const cuts: { atMs: number; forced: boolean }[] = [];
@@ -88,8 +95,8 @@ export function planChunks(durationMs: number, speech: readonly SpeechRegion[], 
   for (let i = 0; i + 1 < bounds.length; i++) {
     const from = bounds[i]!;
     const to = bounds[i + 1]!;
-    const startMs = from.forced ? Math.max(0, from.atMs - overlapMs / 2) : from.atMs;
-    const endMs = to.forced ? Math.min(durationMs, to.atMs + overlapMs / 2) : to.atMs;
+    const startMs = Math.max(0, from.atMs - (from.forced ? overlapMs / 2 : contextMs));
+    const endMs = Math.min(durationMs, to.atMs + (to.forced ? overlapMs / 2 : contextMs));
     chunks.push({
       index: i,
       startMs,

@@ -34,12 +34,20 @@ export interface FileMeta {
 export class TranscriptionService {
   constructor(private readonly o: TranscriptionServiceOptions) {}
 
+  engineNames(): string[] {
+    return this.o.engines.names();
+  }
+
   /** Options checked against what the workers' engines can do: refused now rather than failed later. */
   options(raw: RawOptions) {
     const options = parseTranscriptionOptions(raw, { engine: this.o.engines.defaultEngine });
     const caps = this.o.engines.capabilities(options.engine);
     if (!caps) {
       throw new EarshotError('unsupported_engine', `no engine "${options.engine}"`, { details: { engines: this.o.engines.names() } });
+    }
+    // Asking an engine that knows one language to detect it is not an error: it is that language.
+    if (options.language === 'auto' && !caps.languageDetection && caps.languages !== 'any' && caps.languages.length === 1) {
+      options.language = caps.languages[0]!;
     }
     if (!supportsLanguage(caps, options.language)) {
       throw new EarshotError('unsupported_language', `the ${options.engine} engine does not transcribe "${options.language}"`, {

@@ -26,13 +26,14 @@ describe('chunk plan', () => {
       // Cut inside a pause: no speech region crosses it.
       const cut = chunks[i]!.keepFromMs;
       assert.ok(!speech.some((r) => r.startMs < cut && r.endMs > cut), `cut at ${cut} splits speech`);
-      assert.equal(chunks[i]!.startMs, cut);
+      // Each chunk also hears some context before its cut, whose words belong to the previous chunk.
+      assert.equal(chunks[i]!.startMs, cut - 3000);
     }
     for (const c of chunks.slice(0, -1)) assert.ok(c.endMs - c.startMs <= 270_000);
   });
 
   it('forces a cut with overlap through speech that never pauses', () => {
-    const chunks = planChunks(600_000, [region(0, 600)], { targetMs: 180_000, overlapMs: 2000 });
+    const chunks = planChunks(600_000, [region(0, 600)], { targetMs: 180_000, overlapMs: 2000, contextMs: 3000 });
     assert.ok(chunks.length >= 3);
     assert.equal(chunks[1]!.startMs, chunks[0]!.keepUntilMs - 1000);
     assert.equal(chunks[0]!.endMs, chunks[0]!.keepUntilMs + 1000);
