@@ -6,7 +6,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDiskBlobStore, type DiskBlobStore } from './adapters/blobs/disk/disk-blob-store.js';
 import { createS3BlobStore } from './adapters/blobs/s3/s3-blob-store.js';
-import { createAsrEngines } from './adapters/asr/asr-engines.js';
+import { createAsrEngines, type EngineFactory } from './adapters/asr/asr-engines.js';
+import { createOpenAiEngine } from './adapters/asr/openai/openai-engine.js';
+import { resolveModelPath } from './adapters/asr/whisper/model-catalog.js';
+import { createWhisperEngine } from './adapters/asr/whisper/whisper-engine.js';
+import { readWhisperModelInfo, whisperCapabilities } from './adapters/asr/whisper/whisper-model-file.js';
 import { createMockEngine, MOCK_CAPABILITIES } from './adapters/asr/mock/mock-engine.js';
 import { createPocketsphinxEngine, POCKETSPHINX_CAPABILITIES } from './adapters/asr/pocketsphinx/pocketsphinx-engine.js';
 import { createPinoLogger } from './adapters/logger/pino/pino-logger.js';
@@ -26,7 +30,7 @@ import { Registry } from './engine/registry.js';
 import { Worker } from './engine/worker.js';
 import { registerPipelines } from './pipelines/index.js';
 import type { BlobStore } from './ports/blob-store.js';
-import type { Logger } from './ports/logger.js';
+import { silentLogger, type Logger } from './ports/logger.js';
 import type { Store } from './ports/store.js';
 
 /** The tenant that owns everything when authentication is off. */
@@ -53,12 +57,32 @@ export interface AppOverrides {
   engines?: AsrEngines;
 }
 
-/** The ASR engines this process offers; each loads on first use. */
-export function createEngines(config: Config): AsrEngines {
-  return createAsrEngines(config.asrEngine, {
+/**
+ * The ASR engines this process offers; each loads on first use. Whisper is offered when a model is
+ * configured (its capabilities come from the model file's header), the remote engine when its URL is.
+ */
+export function createEngines(config: Config, logger: Logger = silentLogger): AsrEngines {
+  const factories: Record<string, EngineFactory> = {
     pocketsphinx: { capabilities: POCKETSPHINX_CAPABILITIES, create: () => createPocketsphinxEngine() },
     mock: { capabilities: MOCK_CAPABILITIES, create: () => createMockEngine(config.mock) },
-  });
+  };
+  if (config.whisper.model) {
+    const modelPath = resolveModelPath(config.whisper.model, config.modelsDir);
+    try {
+      factories.whisper = {
+        capabilities: whisperCapabilities(readWhisperModelInfo(modelPath)),
+        create: () =>
+          createWhisperEngine({ modelPath, gpu: config.whisper.gpu, ...(config.whisper.threads ? { threads: config.whisper.threads } : {}) }),
+      };
+    } catch (err) {
+      logger.error({ err, model: config.whisper.model }, 'the whisper model cannot be read; the whisper engine is not available');
+    }
+  }
+  if (config.openaiAsr) {
+    const remote = createOpenAiEngine({ baseUrl: config.openaiAsr.baseUrl, model: config.openaiAsr.model, ...(config.openaiAsr.apiKey ? { apiKey: config.openaiAsr.apiKey } : {}) });
+    factories.openai = { capabilities: remote.capabilities, create: () => remote };
+  }
+  return createAsrEngines(config.asrEngine, factories);
 }
 
 export function createStore(config: Config, logger: Logger): Store {
@@ -108,7 +132,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     maxDurationSeconds: config.media.maxDurationSeconds,
     logger,
   });
-  const engines = overrides.engines ?? createEngines(config);
+  const engines = overrides.engines ?? createEngines(config, logger);
   const registry =
     overrides.registry ??
     registerPipelines(new Registry(), { blobs, media, vad: createEnergyVad(), engines, workDir: config.workDir, chunkSeconds: config.chunkSeconds });

@@ -27,6 +27,13 @@ export const DB_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl', 'l
 /** What workers need to run pipelines: engines, media limits, scratch space. */
 export const PIPELINE_SETTINGS: readonly SettingName[] = [
   'asrEngine',
+  'whisperModel',
+  'whisperGpu',
+  'whisperThreads',
+  'modelsDir',
+  'openaiAsrBaseUrl',
+  'openaiAsrApiKey',
+  'openaiAsrModel',
   'mockLatencyMs',
   'mockWordsPerChunk',
   'mockErrorRate',

@@ -1,13 +1,16 @@
 import { EarshotError } from '../core/errors.js';
 import { commandHelp, configFrom, parseCommand, type Command } from './command.js';
+import { evalCommand } from './eval.js';
 import { jobsCommand } from './jobs.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
+import { modelsCommand } from './models.js';
 import { serveCommand } from './serve.js';
+import { transcribeCommand } from './transcribe.js';
 import { VERSION } from './version.js';
 import { workerCommand } from './worker.js';
 
-const commands: Command[] = [serveCommand, workerCommand, migrateCommand, keysCommand, jobsCommand];
+const commands: Command[] = [serveCommand, workerCommand, transcribeCommand, evalCommand, migrateCommand, keysCommand, jobsCommand, modelsCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

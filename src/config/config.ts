@@ -130,6 +130,37 @@ export const settings = {
   },
   maxMediaSeconds: { env: 'EARSHOT_MAX_MEDIA_SECONDS', flag: 'max-media-seconds', kind: 'int', default: '21600', min: 1, doc: 'Longest recording accepted.' },
   workDir: { env: 'EARSHOT_WORK_DIR', flag: 'work-dir', kind: 'string', doc: 'Scratch space for downloads and decoding. Default: <data-dir>/work.' },
+  modelsDir: { env: 'EARSHOT_MODELS_DIR', flag: 'models-dir', kind: 'string', doc: 'Where whisper models are kept and `earshot models pull` puts them. Default: <data-dir>/models.' },
+  modelBaseUrl: {
+    env: 'EARSHOT_MODEL_BASE_URL',
+    flag: 'model-base-url',
+    kind: 'string',
+    default: 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main',
+    doc: '`earshot models pull` downloads <url>/ggml-<name>.bin from here (a mirror, or a local server).',
+  },
+  whisperModel: {
+    env: 'EARSHOT_WHISPER_MODEL',
+    flag: 'whisper-model',
+    kind: 'string',
+    doc: 'The whisper engine\'s model: a name (base.en: <models-dir>/ggml-base.en.bin) or a path to a ggml file. Unset: no whisper engine.',
+  },
+  whisperGpu: {
+    env: 'EARSHOT_WHISPER_GPU',
+    flag: 'whisper-gpu',
+    kind: 'enum',
+    choices: ['off', 'cuda', 'vulkan'],
+    default: 'off',
+    doc: 'The whisper.cpp build: CPU, or a GPU build whose npm package must be installed on that machine (see "Whisper models").',
+  },
+  whisperThreads: { env: 'EARSHOT_WHISPER_THREADS', flag: 'whisper-threads', kind: 'int', min: 1, doc: 'CPU threads of one whisper call. Default: the number of CPU cores, at most 8.' },
+  openaiAsrBaseUrl: {
+    env: 'EARSHOT_OPENAI_ASR_BASE_URL',
+    flag: 'openai-asr-base-url',
+    kind: 'string',
+    doc: 'An OpenAI-compatible transcription API (https://api.openai.com/v1, http://host:8000/v1). Unset: no openai engine.',
+  },
+  openaiAsrApiKey: { env: 'EARSHOT_OPENAI_ASR_API_KEY', flag: 'openai-asr-api-key', kind: 'string', secret: true, doc: 'Its API key (sent as a bearer token), if it needs one.' },
+  openaiAsrModel: { env: 'EARSHOT_OPENAI_ASR_MODEL', flag: 'openai-asr-model', kind: 'string', default: 'whisper-1', doc: 'Its model id.' },
   logLevel: {
     env: 'EARSHOT_LOG_LEVEL',
     flag: 'log-level',
@@ -177,6 +208,13 @@ export interface Config {
   media: { timeoutMs: number; maxMemoryBytes: number; maxDurationSeconds: number };
   workDir: string;
   logLevel: string;
+  /** Whisper models: where they live and where `models pull` gets them. */
+  modelsDir: string;
+  modelBaseUrl: string;
+  /** The whisper engine; `model` is a name or a path (adapters/asr/whisper/model-catalog.ts resolveModelPath). */
+  whisper: { model: string | undefined; gpu: 'off' | 'cuda' | 'vulkan'; threads: number | undefined };
+  /** The remote OpenAI-compatible engine, when a base URL is set. */
+  openaiAsr: { baseUrl: string; apiKey: string | undefined; model: string } | undefined;
 }
 
 /** Values from CLI flags, by flag name (`data-dir`), as parseArgs gives them. */
@@ -283,6 +321,10 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   if (pools.length === 0) bad('pools', 'name at least one pool');
   for (const p of pools) if (!/^[a-z0-9_-]+$/i.test(p)) bad('pools', `bad pool name "${p}"`);
 
+  const openaiAsrBaseUrl = str('openaiAsrBaseUrl');
+  if (openaiAsrBaseUrl !== undefined && !/^https?:\/\/[^/]/.test(openaiAsrBaseUrl)) bad('openaiAsrBaseUrl', `expected an http(s) URL, got "${openaiAsrBaseUrl}"`);
+  if (!/^https?:\/\/[^/]/.test(str('modelBaseUrl')!)) bad('modelBaseUrl', 'expected an http(s) URL');
+
   const config: Config = {
     host,
     port,
@@ -314,6 +356,10 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     },
     workDir: resolve(str('workDir') ?? resolve(dataDir, 'work')),
     logLevel: choice('logLevel'),
+    modelsDir: resolve(str('modelsDir') ?? resolve(dataDir, 'models')),
+    modelBaseUrl: str('modelBaseUrl')!.replace(/\/+$/, ''),
+    whisper: { model: str('whisperModel'), gpu: choice('whisperGpu') as Config['whisper']['gpu'], threads: int('whisperThreads') },
+    openaiAsr: openaiAsrBaseUrl ? { baseUrl: openaiAsrBaseUrl, apiKey: str('openaiAsrApiKey'), model: str('openaiAsrModel')! } : undefined,
   };
   if (problems.length > 0) {
     throw new EarshotError('invalid_config', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });

@@ -4,11 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
+import { wordErrorRate } from '../../src/core/wer.js';
+import { SPEECH_DIR, hasSpeech } from '../support/speech.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/earshot.js');
 const dataDir = mkdtempSync(join(tmpdir(), 'earshot-cli-'));
@@ -115,5 +117,35 @@ describe('earshot CLI', () => {
     const stopped = new Promise((r) => worker.once('exit', r));
     worker.kill('SIGTERM');
     assert.equal(await stopped, 0);
+  });
+
+  it('transcribes files locally into the output folder, with a progress line per file', { skip: !hasSpeech && 'shared/speech is missing' }, () => {
+    const out = join(dataDir, 'out');
+    const r = earshot(['transcribe', resolve(SPEECH_DIR, 'pocketsphinx/goforward.wav'), '--language', 'en', '--format', 'txt,vtt', '--out', out, '--data-dir', dataDir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /goforward\.wav 100% 5\/5 succeeded/);
+    assert.ok(wordErrorRate('go forward ten meters', readFileSync(join(out, 'goforward.txt'), 'utf8')).wer <= 0.5);
+    assert.match(readFileSync(join(out, 'goforward.vtt'), 'utf8'), /^WEBVTT/);
+    const missing = earshot(['transcribe', join(dataDir, 'nope.wav'), '--data-dir', dataDir]);
+    assert.equal(missing.status, 2);
+  });
+
+  it('measures WER per language on a manifest, whole and chunked, skipping languages the engine lacks', { skip: !hasSpeech && 'shared/speech is missing' }, () => {
+    const manifest = join(dataDir, 'manifest.tsv');
+    writeFileSync(
+      manifest,
+      [
+        'file\tlanguage\treference',
+        `${resolve(SPEECH_DIR, 'pocketsphinx/goforward.wav')}\ten\tgo forward ten meters`,
+        `${resolve(SPEECH_DIR, 'pocketsphinx/sense_and_sensibility_01_austen_64kb-0880.wav')}\ten\the was not an ill disposed young man`,
+        `${resolve(SPEECH_DIR, 'fleurs/es/fleurs-es-002.ogg')}\tes\tfue tanta la cantidad de gente`,
+      ].join('\n'),
+    );
+    const r = earshot(['eval', 'wer', '--manifest', manifest, '--engine', 'pocketsphinx', '--chunked', '--chunk-seconds', '30']);
+    assert.equal(r.status, 0, r.stderr);
+    const en = r.stdout.split('\n').find((l) => l.startsWith('en\t'))!.split('\t');
+    assert.deepEqual(en.slice(0, 3), ['en', '2', '12']);
+    assert.ok(Number.parseFloat(en[3]!) < 40, en.join(' '));
+    assert.match(r.stdout, /^es\t1\t-\tskipped/m);
   });
 });

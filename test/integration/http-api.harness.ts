@@ -102,7 +102,6 @@ export async function startApi(options: ApiOptions): Promise<Api> {
 export interface Answer {
   status: number;
   headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies are checked field by field
   body: any;
 }
 
