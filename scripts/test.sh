@@ -43,6 +43,6 @@ if [ -z "${EARSHOT_TEST_DATABASE_URL:-}" ]; then
 fi
 
 status=0
-node --import tsx --test --test-concurrency=2 --test-timeout=300000 \
+node --import tsx --test --test-concurrency=2 --test-timeout=1200000 \
   ${flags[@]+"${flags[@]}"} "${files[@]}" || status=$?
 exit "$status"

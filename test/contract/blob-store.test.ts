@@ -16,17 +16,33 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createDiskBlobStore, type DiskBlobStore } from '../../src/adapters/blobs/disk/disk-blob-store.js';
 import { createS3BlobStore } from '../../src/adapters/blobs/s3/s3-blob-store.js';
-import { FakeClock } from '../../src/core/clock.js';
 import { EarshotError } from '../../src/core/errors.js';
 import type { BlobStore } from '../../src/ports/blob-store.js';
 import { startS3Server } from '../support/s3-server.js';
+
+/**
+ * Real time, which the test can shift: the S3 server checks expiry against its own (real) clock,
+ * so a frozen fake clock would make URLs expire when a slow run passes 60 s.
+ */
+class OffsetClock {
+  private offsetMs = 0;
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+  set(ms: number): void {
+    this.offsetMs = ms - Date.now();
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
 
 const MiB = 1024 * 1024;
 
 interface BlobStoreHarness {
   store: BlobStore;
   /** Signs URLs (and, where urlTarget is 'api', checks them); starts at the real time. */
-  clock: FakeClock;
+  clock: OffsetClock;
   /** False for a server that accepts any SigV4 signature (s3rver); tamper tests are then skipped. */
   verifiesSignatures: boolean;
   /** Temp or orphaned files a failed write left behind, where the adapter has files to look at. */
@@ -254,7 +270,7 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
 
 blobStoreContract('disk', async () => {
   const rootDir = await mkdtemp(join(tmpdir(), 'earshot-disk-blobs-'));
-  const clock = new FakeClock(Date.now());
+  const clock = new OffsetClock();
   const route = await startSignedUrlRoute();
   const store = createDiskBlobStore({ rootDir, publicBaseUrl: route.baseUrl, signingSecret: randomBytes(32).toString('hex'), clock });
   route.serve(store);
@@ -273,7 +289,7 @@ blobStoreContract('disk', async () => {
 
 blobStoreContract('s3 (s3rver)', async () => {
   const s3 = await startS3Server();
-  const clock = new FakeClock(Date.now());
+  const clock = new OffsetClock();
   const store = createS3BlobStore({
     bucket: s3.bucket,
     prefix: `contract-${randomBytes(4).toString('hex')}`,
