@@ -63,19 +63,22 @@ export class TranscriptionService {
     const uploadId = newId('upl');
     const key = uploadBlobKey(tenantId, uploadId);
     const info = await this.o.blobs.put(key, body, { maxBytes: this.o.maxUploadBytes, ...(meta.contentType ? { contentType: meta.contentType } : {}) });
-    const now = this.o.engine.clock.now();
-    await this.o.store.createUpload({
+    await this.recordUpload(tenantId, uploadId, { ...meta, sizeBytes: info.sizeBytes }, this.o.engine.clock.now());
+    return { uploadId, sizeBytes: info.sizeBytes };
+  }
+
+  private recordUpload(tenantId: string, uploadId: string, meta: FileMeta, expiresAt: number): Promise<void> {
+    return this.o.store.createUpload({
       id: uploadId,
       tenantId,
-      blobKey: key,
+      blobKey: uploadBlobKey(tenantId, uploadId),
       filename: meta.filename ?? null,
       contentType: meta.contentType ?? null,
-      sizeBytes: info.sizeBytes,
+      sizeBytes: meta.sizeBytes ?? null,
       jobId: null,
-      createdAt: now,
-      expiresAt: now,
+      createdAt: this.o.engine.clock.now(),
+      expiresAt,
     });
-    return { uploadId, sizeBytes: info.sizeBytes };
   }
 
   /** A pre-signed upload: the client PUTs the bytes to `url`, then calls completeUpload. */
@@ -87,18 +90,7 @@ export class TranscriptionService {
     const key = uploadBlobKey(tenantId, uploadId);
     const expiresInSeconds = this.o.uploadUrlSeconds ?? 3600;
     const url = await this.o.blobs.signUpload(key, { expiresInSeconds, ...(meta.contentType ? { contentType: meta.contentType } : {}) });
-    const now = this.o.engine.clock.now();
-    await this.o.store.createUpload({
-      id: uploadId,
-      tenantId,
-      blobKey: key,
-      filename: meta.filename ?? null,
-      contentType: meta.contentType ?? null,
-      sizeBytes: meta.sizeBytes ?? null,
-      jobId: null,
-      createdAt: now,
-      expiresAt: url.expiresAt,
-    });
+    await this.recordUpload(tenantId, uploadId, meta, url.expiresAt);
     return { uploadId, url };
   }
 
