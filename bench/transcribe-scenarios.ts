@@ -38,7 +38,7 @@ export interface BenchAudio {
   /** 16 kHz mono 16-bit WAV. */
   file: string;
   durationSeconds: number;
-  /** Whole copies of the source file (the last one may be cut short, between two utterances). */
+  /** Copies of the source file begun; the last one is cut short, in a pause between two utterances. */
   copies: number;
   utterances: number;
   reference: string;
