@@ -21,20 +21,41 @@ export interface Clip {
   durationMs: number;
 }
 
+export interface ManifestEntry {
+  file: string;
+  language: string;
+  reference: string;
+}
+
+/** The rows of a manifest of the speech folder (`manifest.tsv`, `manifest-long.tsv`, ...). */
+export function readManifest(name = 'manifest.tsv'): ManifestEntry[] {
+  return readFileSync(resolve(SPEECH_DIR, name), 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [file, language, reference] = line.split('\t');
+      return { file: file!, language: language!, reference: reference! };
+    });
+}
+
+/** The per-clip timings of a long recording (`long/concat-en-human.segments.tsv`), as transcript segments. */
+export function readSegments(file: string): { startMs: number; endMs: number; text: string }[] {
+  return readFileSync(resolve(SPEECH_DIR, file), 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [start, end, , text] = line.split('\t');
+      return { startMs: Math.round(Number(start) * 1000), endMs: Math.round(Number(end) * 1000), text: text! };
+    });
+}
+
 let manifest: Map<string, { language: string; reference: string }> | undefined;
 
 /** A 16 kHz mono 16-bit WAV clip of the manifest, decoded. */
 export function loadClip(file: string): Clip {
-  manifest ??= new Map(
-    readFileSync(resolve(SPEECH_DIR, 'manifest.tsv'), 'utf8')
-      .split('\n')
-      .slice(1)
-      .filter((line) => line.trim() !== '')
-      .map((line) => {
-        const [name, language, reference] = line.split('\t');
-        return [name!, { language: language!, reference: reference! }] as const;
-      }),
-  );
+  manifest ??= new Map(readManifest().map(({ file: name, ...entry }) => [name, entry] as const));
   const entry = manifest.get(file);
   if (!entry) throw new Error(`${file} is not in manifest.tsv`);
   const { pcm, sampleRate } = decodeWav(readFileSync(resolve(SPEECH_DIR, file)));
