@@ -28,10 +28,19 @@ import { systemClock, type Clock } from './core/clock.js';
 import { Engine } from './engine/engine.js';
 import { Registry } from './engine/registry.js';
 import { Worker } from './engine/worker.js';
-import { registerPipelines } from './pipelines/index.js';
+import { describers, registerPipelines } from './pipelines/index.js';
+import { progressNotifier, type NotifyDeps } from './pipelines/notify/notify.js';
+import { NotificationService } from './pipelines/notify/service.js';
+import { TenantWebhooks } from './pipelines/notify/tenant-webhooks.js';
+import { createSmtpMailer } from './adapters/notify/smtp/smtp-mailer.js';
+import { createHttpWebhookSender } from './adapters/notify/webhook/http-webhook-sender.js';
+import { createOpenAiCompatibleLlm } from './adapters/llm/openai-compatible/openai-compatible-llm.js';
+import type { Llm } from './ports/llm.js';
+import type { Mailer } from './ports/notifier.js';
 import type { BlobStore } from './ports/blob-store.js';
 import { silentLogger, type Logger } from './ports/logger.js';
 import type { Store } from './ports/store.js';
+import type { Json } from './core/job.js';
 
 /** The tenant that owns everything when authentication is off. */
 export const LOCAL_TENANT = 'local';
@@ -43,6 +52,9 @@ export interface App {
   media: MediaTool;
   engines: AsrEngines;
   transcriptions: TranscriptionService;
+  notifications: NotificationService;
+  /** Called with every task a worker of this process finished (job.progress webhooks). */
+  onTaskFinished?: (task: { jobId: string; type: string; tenantId: string; jobInput: Json; outcome: string }) => void;
   registry: Registry;
   engine: Engine;
   clock: Clock;
@@ -133,11 +145,37 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     logger,
   });
   const engines = overrides.engines ?? createEngines(config, logger);
+  const mailer: Mailer | undefined = config.smtp ? createSmtpMailer({ url: config.smtp.url, from: config.smtp.from }) : undefined;
+  const webhooks = createHttpWebhookSender({ allowlist: config.webhooks.allowlist, timeoutMs: config.webhooks.timeoutMs });
+  const tenantWebhooks = new TenantWebhooks(store, clock, config.webhooks.secret);
+  const notify: Omit<NotifyDeps, 'describers'> = {
+    store,
+    blobs,
+    webhooks,
+    tenantWebhooks,
+    publicUrl: config.publicUrl,
+    linkSeconds: config.emailLinkSeconds,
+    retryInitialMs: config.notifyRetryMs,
+    ...(mailer ? { mailer } : {}),
+  };
+  const llm: Llm | undefined = config.llm
+    ? createOpenAiCompatibleLlm({ baseUrl: config.llm.baseUrl, model: config.llm.model, timeoutMs: config.llm.timeoutMs, ...(config.llm.apiKey ? { apiKey: config.llm.apiKey } : {}) })
+    : undefined;
   const registry =
     overrides.registry ??
-    registerPipelines(new Registry(), { blobs, media, vad: createEnergyVad(), engines, workDir: config.workDir, chunkSeconds: config.chunkSeconds });
+    registerPipelines(new Registry(), {
+      blobs,
+      media,
+      vad: createEnergyVad(),
+      engines,
+      workDir: config.workDir,
+      chunkSeconds: config.chunkSeconds,
+      notify,
+      ...(llm ? { llm } : {}),
+    });
   const engine = new Engine({ store, registry, clock });
-  const transcriptions = new TranscriptionService({ engine, store, blobs, engines, maxUploadBytes: config.maxUploadBytes });
+  const notifications = new NotificationService({ engine, notify });
+  const transcriptions = new TranscriptionService({ engine, store, blobs, engines, maxUploadBytes: config.maxUploadBytes, notifications });
   return {
     config,
     store,
@@ -145,12 +183,15 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     media,
     engines,
     transcriptions,
+    notifications,
+    onTaskFinished: progressNotifier({ ...notify, describers }, registry),
     registry,
     engine,
     clock,
     logger,
     async close() {
       await engines.close();
+      await mailer?.close();
       await blobs.close();
       await store.close();
     },
@@ -159,7 +200,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
 /** A worker for this process's pools and concurrency. */
 export function createWorker(app: App, options: { pools?: string[]; concurrency?: number } = {}): Worker {
-  return new Worker({
+  const worker = new Worker({
     store: app.store,
     registry: app.registry,
     clock: app.clock,
@@ -168,6 +209,9 @@ export function createWorker(app: App, options: { pools?: string[]; concurrency?
     concurrency: options.concurrency ?? app.config.concurrency,
     leaseMs: app.config.leaseMs,
   });
+  const onTask = app.onTaskFinished;
+  if (onTask) worker.on('task', onTask);
+  return worker;
 }
 
 /** The HTTP API over this app's engine and ports. */
@@ -184,5 +228,6 @@ export function createHttpServer(app: App, metrics: Metrics = createMetrics({ st
     version,
     rateLimitPerMinute: app.config.rateLimitPerMinute,
     transcriptions: app.transcriptions,
+    notifications: app.notifications,
   });
 }

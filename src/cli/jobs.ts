@@ -1,45 +1,30 @@
 import { EarshotError } from '../core/errors.js';
 import { isPriority, jobStatuses, type JobStatus } from '../core/job.js';
-import { LOCAL_TENANT, createApp, type App } from '../app.js';
-import type { JobDetail } from '../ports/store.js';
+import { watchJob, type JobEvent } from '../engine/job-events.js';
+import { LOCAL_TENANT, createApp } from '../app.js';
+import { EarshotClient } from './client.js';
 import { DB_SETTINGS, type Command } from './command.js';
+import { currentStep, followJob, outcomeText, remoteJobEvents, type JobView } from './follow.js';
 import { ProgressBar } from './progress.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** Draws a job's progress (tasks done of tasks known) until it finishes. */
-async function watch(app: App, jobId: string, err: NodeJS.WriteStream): Promise<JobDetail> {
+/** Draws a job's progress (tasks done of tasks known, the step at work) from its events until it settles. */
+async function watch(jobId: string, events: AsyncIterable<JobEvent>, err: NodeJS.WriteStream): Promise<JobView> {
   const bar = new ProgressBar(jobId, err);
-  const draw = (job: JobDetail) => {
-    const total = job.steps.reduce((a, s) => a + s.total, 0);
-    const done = job.steps.reduce((a, s) => a + s.done, 0);
-    const current = job.steps.find((s) => s.state === 'running' || s.state === 'pending');
-    bar.update(done, total, current ? current.step : job.status);
-  };
-  let job = await app.engine.getJob(jobId);
-  const unsubscribe = app.store.subscribe(() => {
-    void app.engine.getJob(jobId).then(draw, () => {});
+  const job = await followJob(events, (v) => {
+    bar.update(v.done, v.total, v.finished ? v.status : (currentStep(v) ?? v.status));
   });
-  try {
-    while (job.finishedAt === null) {
-      draw(job);
-      await new Promise((r) => setTimeout(r, 250));
-      job = await app.engine.getJob(jobId);
-    }
-  } finally {
-    unsubscribe();
-  }
-  draw(job);
-  bar.finish(job.status + (job.error ? `: ${job.error.code}: ${job.error.message}` : ''));
+  bar.finish(outcomeText(job));
   return job;
 }
 
 export const jobsCommand: Command = {
   name: 'jobs',
-  summary: 'Looks at and acts on jobs directly in the database (an operator tool; clients use the HTTP API).',
+  summary: 'Looks at and acts on jobs directly in the database (an operator tool; clients use the HTTP API). watch can also follow a job on a server (--server).',
   usage:
-    'earshot jobs list [--status S] [--tenant T] | show ID | submit KIND [--input JSON] [--priority P] [--wait] | watch ID | cancel ID | retry ID [--from-step STEP] | dead [--tenant T]',
-  settings: [...DB_SETTINGS, 'storage', 'signingSecret'],
+    'earshot jobs list [--status S] [--tenant T] | show ID | submit KIND [--input JSON] [--priority P] [--wait] | watch ID [--server URL] | cancel ID | retry ID [--from-step STEP] | dead [--tenant T]',
+  settings: [...DB_SETTINGS, 'storage', 'signingSecret', 'serverUrl', 'apiKey'],
   options: {
     status: { type: 'string' },
     tenant: { type: 'string' },
@@ -57,16 +42,29 @@ export const jobsCommand: Command = {
     '  --priority P      submit: urgent, high, normal (default) or low',
     '  --wait            submit: show a progress bar until the job finishes',
     '  --from-step STEP  retry: run this step and everything after it again',
+    '  --server URL      watch: follow the job on a running server (its event stream) instead of in the database',
   ].join('\n'),
   async run(ctx) {
     const [action, arg] = ctx.args;
-    const app = await createApp({ ...ctx.config(), logLevel: 'warn' });
-    const tenant = str(ctx.values.tenant);
-    const print = (v: unknown) => ctx.out.write(`${JSON.stringify(v, null, 2)}\n`);
     const need = (what: string) => {
       if (!arg) throw new EarshotError('bad_request', `jobs ${action} needs ${what}`);
       return arg;
     };
+    const config = ctx.config();
+    // The command ends with the job (or the process): nothing stops a watch early.
+    const signal = new AbortController().signal;
+    if (ctx.values.server !== undefined && action !== 'watch') {
+      throw new EarshotError('bad_request', `--server works with jobs watch only; jobs ${action ?? ''} reads the database (use the HTTP API for a server)`);
+    }
+    if (action === 'watch' && config.client.serverUrl) {
+      const client = new EarshotClient({ serverUrl: config.client.serverUrl, apiKey: config.client.apiKey });
+      const jobId = need('a job id');
+      return (await watch(jobId, remoteJobEvents(client, jobId), process.stderr)).status === 'succeeded' ? 0 : 1;
+    }
+    const app = await createApp({ ...config, logLevel: 'warn' });
+    const tenant = str(ctx.values.tenant);
+    const print = (v: unknown) => ctx.out.write(`${JSON.stringify(v, null, 2)}\n`);
+    const follow = (jobId: string) => watch(jobId, watchJob(app.engine, jobId, { signal, pollMs: 250, ...(tenant ? { tenantId: tenant } : {}) }), process.stderr);
     try {
       switch (action) {
         case 'list': {
@@ -83,10 +81,8 @@ export const jobsCommand: Command = {
         case 'show':
           print(await app.engine.getJob(need('a job id'), tenant));
           return 0;
-        case 'watch': {
-          const job = await watch(app, need('a job id'), process.stderr);
-          return job.status === 'succeeded' ? 0 : 1;
-        }
+        case 'watch':
+          return (await follow(need('a job id'))).status === 'succeeded' ? 0 : 1;
         case 'submit': {
           const priority = str(ctx.values.priority) ?? 'normal';
           if (!isPriority(priority)) throw new EarshotError('bad_request', '--priority must be urgent, high, normal or low');
@@ -98,7 +94,7 @@ export const jobsCommand: Command = {
           }
           const { job } = await app.engine.submit({ tenantId: tenant ?? LOCAL_TENANT, kind: need('a job kind'), input: input as never, priority });
           ctx.out.write(`${job.id}\n`);
-          if (ctx.values.wait) return (await watch(app, job.id, process.stderr)).status === 'succeeded' ? 0 : 1;
+          if (ctx.values.wait) return (await follow(job.id)).status === 'succeeded' ? 0 : 1;
           return 0;
         }
         case 'cancel':

@@ -161,6 +161,61 @@ export const settings = {
   },
   openaiAsrApiKey: { env: 'EARSHOT_OPENAI_ASR_API_KEY', flag: 'openai-asr-api-key', kind: 'string', secret: true, doc: 'Its API key (sent as a bearer token), if it needs one.' },
   openaiAsrModel: { env: 'EARSHOT_OPENAI_ASR_MODEL', flag: 'openai-asr-model', kind: 'string', default: 'whisper-1', doc: 'Its model id.' },
+  smtpUrl: {
+    env: 'EARSHOT_SMTP_URL',
+    flag: 'smtp-url',
+    kind: 'string',
+    secret: true,
+    doc: 'Mail server for notify_email: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://user:pass@host:465. Unset: no e-mail.',
+  },
+  smtpFrom: { env: 'EARSHOT_SMTP_FROM', flag: 'smtp-from', kind: 'string', default: 'Earshot <earshot@localhost>', doc: 'Sender of notification e-mails.' },
+  emailLinkSeconds: {
+    env: 'EARSHOT_EMAIL_LINK_SECONDS',
+    flag: 'email-link-seconds',
+    kind: 'int',
+    default: '604800',
+    min: 1,
+    doc: 'How long the download links in notification e-mails and webhooks work.',
+  },
+  webhookSecret: {
+    env: 'EARSHOT_WEBHOOK_SECRET',
+    flag: 'webhook-secret',
+    kind: 'string',
+    secret: true,
+    doc: 'Signs webhooks of tenants that have no secret of their own. Unset: each tenant gets a generated secret (GET /v1/webhook).',
+  },
+  webhookAllowlist: {
+    env: 'EARSHOT_WEBHOOK_ALLOWLIST',
+    flag: 'webhook-allowlist',
+    kind: 'list',
+    default: '',
+    doc: 'Hosts and CIDRs (10.0.0.0/8, hooks.internal) webhooks may reach although they are loopback, private or link-local.',
+  },
+  notifyRetryMs: {
+    env: 'EARSHOT_NOTIFY_RETRY_MS',
+    flag: 'notify-retry-ms',
+    kind: 'int',
+    default: '10000',
+    min: 10,
+    doc: 'Delay before a failed notification is sent again; it doubles each time, up to 2 hours, for 24 hours.',
+  },
+  webhookTimeoutMs: { env: 'EARSHOT_WEBHOOK_TIMEOUT_MS', flag: 'webhook-timeout-ms', kind: 'int', default: '10000', min: 100, doc: 'How long one webhook attempt waits for a response.' },
+  llmBaseUrl: {
+    env: 'EARSHOT_LLM_BASE_URL',
+    flag: 'llm-base-url',
+    kind: 'string',
+    doc: 'An OpenAI-compatible chat-completions API for notes (https://api.openai.com/v1, http://localhost:11434/v1 for Ollama). Unset: extractive notes.',
+  },
+  llmApiKey: { env: 'EARSHOT_LLM_API_KEY', flag: 'llm-api-key', kind: 'string', secret: true, doc: 'Its API key (sent as a bearer token), if it needs one.' },
+  llmModel: { env: 'EARSHOT_LLM_MODEL', flag: 'llm-model', kind: 'string', default: 'gpt-4o-mini', doc: 'Its model id.' },
+  llmTimeoutMs: { env: 'EARSHOT_LLM_TIMEOUT_MS', flag: 'llm-timeout-ms', kind: 'int', default: '120000', min: 1000, doc: 'How long one chat-completions call may take.' },
+  serverUrl: {
+    env: 'EARSHOT_SERVER_URL',
+    flag: 'server',
+    kind: 'string',
+    doc: 'CLI: the Earshot API to talk to (http://host:8080). Unset: commands work on this machine\'s database.',
+  },
+  apiKey: { env: 'EARSHOT_API_KEY', flag: 'api-key', kind: 'string', secret: true, doc: 'CLI: the API key sent to --server.' },
   logLevel: {
     env: 'EARSHOT_LOG_LEVEL',
     flag: 'log-level',
@@ -215,6 +270,15 @@ export interface Config {
   whisper: { model: string | undefined; gpu: 'off' | 'cuda' | 'vulkan'; threads: number | undefined };
   /** The remote OpenAI-compatible engine, when a base URL is set. */
   openaiAsr: { baseUrl: string; apiKey: string | undefined; model: string } | undefined;
+  /** Notification e-mail, when a mail server is set. */
+  smtp: { url: string; from: string } | undefined;
+  emailLinkSeconds: number;
+  notifyRetryMs: number;
+  webhooks: { secret: string | undefined; allowlist: string[]; timeoutMs: number };
+  /** The chat model that writes notes, when a base URL is set; otherwise notes are extractive. */
+  llm: { baseUrl: string; apiKey: string | undefined; model: string; timeoutMs: number } | undefined;
+  /** CLI commands that talk to a running server. */
+  client: { serverUrl: string | undefined; apiKey: string | undefined };
 }
 
 /** Values from CLI flags, by flag name (`data-dir`), as parseArgs gives them. */
@@ -324,6 +388,13 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const openaiAsrBaseUrl = str('openaiAsrBaseUrl');
   if (openaiAsrBaseUrl !== undefined && !/^https?:\/\/[^/]/.test(openaiAsrBaseUrl)) bad('openaiAsrBaseUrl', `expected an http(s) URL, got "${openaiAsrBaseUrl}"`);
   if (!/^https?:\/\/[^/]/.test(str('modelBaseUrl')!)) bad('modelBaseUrl', 'expected an http(s) URL');
+  const smtpUrl = str('smtpUrl');
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^/]/.test(smtpUrl)) bad('smtpUrl', 'expected smtp://user:pass@host:port or smtps://...');
+  const llmBaseUrl = str('llmBaseUrl');
+  if (llmBaseUrl !== undefined && !/^https?:\/\/[^/]/.test(llmBaseUrl)) bad('llmBaseUrl', `expected an http(s) URL, got "${llmBaseUrl}"`);
+  const serverUrl = str('serverUrl');
+  if (serverUrl !== undefined && !/^https?:\/\/[^/]/.test(serverUrl)) bad('serverUrl', `expected an http(s) URL, got "${serverUrl}"`);
+  const webhookAllowlist = (str('webhookAllowlist') ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
 
   const config: Config = {
     host,
@@ -360,6 +431,12 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     modelBaseUrl: str('modelBaseUrl')!.replace(/\/+$/, ''),
     whisper: { model: str('whisperModel'), gpu: choice('whisperGpu') as Config['whisper']['gpu'], threads: int('whisperThreads') },
     openaiAsr: openaiAsrBaseUrl ? { baseUrl: openaiAsrBaseUrl, apiKey: str('openaiAsrApiKey'), model: str('openaiAsrModel')! } : undefined,
+    smtp: smtpUrl ? { url: smtpUrl, from: str('smtpFrom')! } : undefined,
+    emailLinkSeconds: int('emailLinkSeconds') ?? 604_800,
+    notifyRetryMs: int('notifyRetryMs') ?? 10_000,
+    webhooks: { secret: str('webhookSecret'), allowlist: webhookAllowlist, timeoutMs: int('webhookTimeoutMs') ?? 10_000 },
+    llm: llmBaseUrl ? { baseUrl: llmBaseUrl.replace(/\/+$/, ''), apiKey: str('llmApiKey'), model: str('llmModel')!, timeoutMs: int('llmTimeoutMs') ?? 120_000 } : undefined,
+    client: { serverUrl: serverUrl?.replace(/\/+$/, ''), apiKey: str('apiKey') },
   };
   if (problems.length > 0) {
     throw new EarshotError('invalid_config', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });

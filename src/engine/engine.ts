@@ -36,6 +36,7 @@ export class Engine {
       if (!kind) throw new EarshotError('unknown_job_kind', `unknown job kind "${req.kind}"`, { details: { kinds: this.registry.jobKinds() } });
       specs = kind.plan(input as never);
     }
+    specs = await this.withFinalisers(req, input, specs);
     const now = this.clock.now();
     const tasks: NewTask[] = specs.map((s) => ({
       id: newId('task', now),
@@ -57,6 +58,20 @@ export class Engine {
       },
       now,
     );
+  }
+
+  /** The DAG with the registry's finalisers that apply to this job, each waiting for every other task. */
+  private async withFinalisers(req: SubmitRequest, input: Json, specs: TaskSpec[]): Promise<TaskSpec[]> {
+    const finalisers = this.registry.finalisers();
+    if (finalisers.length === 0) return specs;
+    const upstream = new Set(specs.flatMap((s) => s.dependsOn ?? []));
+    const sinks = specs.filter((s) => !upstream.has(s.key)).map((s) => s.key);
+    const added: TaskSpec[] = [];
+    for (const f of finalisers) {
+      if (specs.some((s) => s.key === f.key)) continue;
+      if (await f.appliesTo({ tenantId: req.tenantId, kind: req.kind, input })) added.push({ key: f.key, type: f.type, dependsOn: sinks, alwaysRun: true });
+    }
+    return added.length === 0 ? specs : [...specs, ...added];
   }
 
   async getJob(jobId: string, tenantId?: string): Promise<JobDetail> {

@@ -35,6 +35,19 @@ export interface JobKindDefinition<I = Json> {
   plan(input: I): TaskSpec[];
 }
 
+/**
+ * A step added to the end of every job it applies to: it runs after all other tasks, also when the
+ * job fails or is cancelled, and never changes the job's outcome (notifications are one).
+ */
+export interface FinaliserDefinition {
+  /** The task's key in the job. */
+  key: string;
+  /** A task type defined with defineTask. */
+  type: string;
+  /** Whether this job gets the step; decided once, at submission. It may refuse the job by throwing an EarshotError. */
+  appliesTo(job: { tenantId: string; kind: string; input: Json }): boolean | Promise<boolean>;
+}
+
 export interface ResolvedTaskDefinition extends TaskDefinition {
   pool: string;
   retry: RetryPolicy;
@@ -46,6 +59,7 @@ export const DEFAULT_POOL = 'cpu';
 export class Registry {
   private readonly tasks = new Map<string, ResolvedTaskDefinition>();
   private readonly jobs = new Map<string, JobKindDefinition<never>>();
+  private readonly finaliserList: FinaliserDefinition[] = [];
 
   defineTask(def: TaskDefinition): this {
     this.tasks.set(def.type, { ...def, pool: def.pool ?? DEFAULT_POOL, retry: retryPolicy(def.retry) });
@@ -55,6 +69,15 @@ export class Registry {
   defineJob<I>(def: JobKindDefinition<I>): this {
     this.jobs.set(def.kind, def as JobKindDefinition<never>);
     return this;
+  }
+
+  defineFinaliser(def: FinaliserDefinition): this {
+    this.finaliserList.push(def);
+    return this;
+  }
+
+  finalisers(): readonly FinaliserDefinition[] {
+    return this.finaliserList;
   }
 
   task(type: string): ResolvedTaskDefinition | undefined {

@@ -36,6 +36,9 @@ export interface WorkerOptions {
 export interface TaskFinished {
   taskId: string;
   jobId: string;
+  tenantId: string;
+  jobKind: string;
+  jobInput: Json;
   type: string;
   pool: string;
   outcome: 'succeeded' | 'retry' | 'dead' | 'cancelled' | 'lost';
@@ -260,7 +263,10 @@ export class Worker extends EventEmitter {
         reason === 'cancelled' ? { code: 'cancelled', message: 'the job was cancelled', retryable: false } : toErrorInfo(err);
       const policy = this.registry.task(task.type)?.retry ?? defaultRetryPolicy;
       const retry = error.retryable && task.attempt < task.maxAttempts;
-      const retryAt = retry ? this.clock.now() + backoffDelayMs(policy, task.attempt, this.random()) : null;
+      // A service that said when to come back (429 Retry-After) is not asked earlier than that.
+      const retryAfterMs = Number(error.details?.retry_after_ms ?? 0);
+      const delayMs = Math.max(backoffDelayMs(policy, task.attempt, this.random()), Number.isFinite(retryAfterMs) ? retryAfterMs : 0);
+      const retryAt = retry ? this.clock.now() + delayMs : null;
       log.warn({ err: error, retry_at: retryAt }, retry ? 'task failed; will retry' : 'task failed');
       entry.settled = true;
       this.failures.push({ taskId: task.id, leaseToken: task.leaseToken, error, retryAt });
@@ -270,7 +276,7 @@ export class Worker extends EventEmitter {
 
   private finished(entry: Running, outcome: TaskFinished['outcome'], error?: ErrorInfo): TaskFinished {
     const t = entry.task;
-    return { taskId: t.id, jobId: t.jobId, type: t.type, pool: t.pool, outcome, durationMs: this.clock.now() - entry.startedMs, ...(error ? { error } : {}) };
+    return { taskId: t.id, jobId: t.jobId, tenantId: t.tenantId, jobKind: t.jobKind, jobInput: t.jobInput, type: t.type, pool: t.pool, outcome, durationMs: this.clock.now() - entry.startedMs, ...(error ? { error } : {}) };
   }
 
   /** Settles finished tasks in as few transactions as possible; one flush at a time. */

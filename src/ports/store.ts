@@ -149,6 +149,52 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
+/** A tenant's own webhook endpoint and signing secret. */
+export interface TenantWebhook {
+  tenantId: string;
+  /** Receives the events of every job of the tenant; null: only jobs that name a webhook_url get webhooks. */
+  url: string | null;
+  events: string[];
+  secret: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type DeliveryChannel = 'webhook' | 'email';
+export type DeliveryState = 'pending' | 'delivered' | 'failed';
+
+/** One notification to one target: its content is fixed when created, its attempts are logged. */
+export interface DeliveryRecord {
+  id: string;
+  tenantId: string;
+  jobId: string;
+  channel: DeliveryChannel;
+  /** job.succeeded, job.failed, job.cancelled, job.progress. */
+  event: string;
+  /** The URL or e-mail address. */
+  target: string;
+  /** The webhook body exactly as sent, or the e-mail's event data (JSON text). */
+  payload: string;
+  state: DeliveryState;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  deliveredAt: number | null;
+}
+
+export interface DeliveryAttempt {
+  /** 1-based over the delivery's whole life, redeliveries included. */
+  attempt: number;
+  at: number;
+  durationMs: number;
+  ok: boolean;
+  statusCode: number | null;
+  /** `code: message` when the attempt failed before or without a response. */
+  error: string | null;
+  /** The start of the receiver's answer. */
+  response: string | null;
+}
+
 /** What the store tells listeners in this process, and in others where the backend can (LISTEN/NOTIFY). */
 export type StoreEvent =
   | { type: 'ready'; pools: string[] }
@@ -205,6 +251,21 @@ export interface Store {
   getUpload(uploadId: string, tenantId: string): Promise<UploadRecord | undefined>;
   /** Records the job an upload became; false if it already became one (the caller reads which). */
   completeUpload(uploadId: string, jobId: string): Promise<boolean>;
+
+  getTenantWebhook(tenantId: string): Promise<TenantWebhook | undefined>;
+  /** Creates or replaces a tenant's endpoint settings (the secret included). */
+  putTenantWebhook(webhook: TenantWebhook): Promise<TenantWebhook>;
+  /** The tenant's signing secret, storing `candidate` first if it has none: every process agrees on one. */
+  ensureTenantWebhookSecret(tenantId: string, candidate: string, now: number): Promise<string>;
+
+  /** Inserts deliveries; an id that exists already is left as it is (a finaliser that ran twice). */
+  createDeliveries(deliveries: readonly DeliveryRecord[]): Promise<void>;
+  getDelivery(deliveryId: string, tenantId?: string): Promise<DeliveryRecord | undefined>;
+  listDeliveries(jobId: string, tenantId?: string): Promise<(DeliveryRecord & { attemptLog: DeliveryAttempt[] })[]>;
+  /** Logs an attempt (numbered after the last one) and sets the delivery's state; returns the attempt number. */
+  recordDeliveryAttempt(deliveryId: string, attempt: Omit<DeliveryAttempt, 'attempt'>, state: DeliveryState): Promise<number>;
+  /** Puts a delivery back to pending for a redelivery; false if there is no such delivery. */
+  reopenDelivery(deliveryId: string, now: number): Promise<boolean>;
 
   /** Listens to store events; returns a function that stops listening. */
   subscribe(listener: (event: StoreEvent) => void): () => void;

@@ -253,6 +253,54 @@ export function engineContract(factory: StoreFactory): void {
       await stopWorkers();
     });
 
+    it('ends the jobs a registered finaliser applies to with it, after spawned tasks that block nothing', async () => {
+      nextTest();
+      const type = `finale_${poolSeq}`;
+      const order: string[] = [];
+      registry.defineTask({
+        type,
+        pool: pool(),
+        handler: async () => {
+          order.push('finale');
+          return null;
+        },
+      });
+      registry.defineFinaliser({
+        key: 'finale',
+        type,
+        appliesTo: (job) => {
+          const input = job.input as { finale?: string; refuse?: boolean } | null;
+          if (input?.refuse) throw permanent('bad_request', 'refused by the finaliser');
+          return input?.finale === type;
+        },
+      });
+      handlers.set('plan', async (ctx) => {
+        // Fire-and-forget tasks: nothing depends on them, yet the finaliser must wait for them.
+        ctx.spawn([1, 2, 3].map((i) => ({ key: `chunk-${i}`, type: 'chunk', input: i, pool: pool() })));
+        return null;
+      });
+      handlers.set('chunk', async (ctx) => {
+        await new Promise((r) => setTimeout(r, 30 * (ctx.task.input as number)));
+        order.push('chunk');
+        return null;
+      });
+      await startWorker();
+      const { job } = await submit([{ key: 'plan', type: 'plan' }], { input: { finale: type } });
+      const detail = await engine.waitFor(job.id, { settled: true });
+      assert.equal(detail.status, 'succeeded');
+      const finale = detail.tasks.find((t) => t.key === 'finale')!;
+      assert.equal(finale.alwaysRun, true);
+      assert.equal(finale.state, 'succeeded');
+      const chunks = detail.tasks.filter((t) => t.type === 'chunk');
+      assert.equal(chunks.length, 3);
+      assert.deepEqual(order, ['chunk', 'chunk', 'chunk', 'finale'], 'the finaliser ran after every spawned task');
+      // Jobs it does not apply to do not get it; a finaliser may refuse a job at submission.
+      const other = await submit([{ key: 'only', type: 'step' }]);
+      assert.deepEqual((await engine.getJob(other.job.id)).tasks.map((t) => t.key), ['only']);
+      await assert.rejects(submit([{ key: 'only', type: 'step' }], { input: { refuse: true } }), /refused by the finaliser/);
+      await stopWorkers();
+    });
+
     it('fans out at run time and fans in once every spawned task is done', async () => {
       nextTest();
       handlers.set('plan', async (ctx) => {

@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
+import { encodeWav } from '../../src/core/wav.js';
 import { wordErrorRate } from '../../src/core/wer.js';
 import { SPEECH_DIR, hasSpeech } from '../support/speech.js';
 
@@ -24,6 +25,31 @@ after(() => {
 function earshot(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 }
+
+/** Runs the CLI without blocking this process (for commands that talk to a server started here). */
+function earshotAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  return new Promise((r) => child.once('close', (status) => r({ status, stdout, stderr })));
+}
+
+/** Five seconds of a loud, wavering tone: audio the mock engine puts words on. */
+function toneWav(file: string): string {
+  const pcm = new Int16Array(16_000 * 5);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16_000) * (0.6 + 0.4 * Math.sin(i / 3000)));
+  writeFileSync(file, encodeWav(pcm, 16_000));
+  return file;
+}
+
+const stop = async (child: ChildProcess) => {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+};
 
 /** Starts `earshot serve` and resolves with its URL once it logs that it listens. */
 function serve(args: string[]): Promise<{ url: string; child: ChildProcess }> {
@@ -90,6 +116,13 @@ describe('earshot CLI', () => {
     const { url, child } = await serve(['--auth', 'on']);
     assert.equal((await fetch(`${url}/v1/jobs`)).status, 401);
     assert.equal((await fetch(`${url}/v1/jobs`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
+    // The CLI's client sends the key (--api-key, or EARSHOT_API_KEY).
+    const anonymous = await earshotAsync(['jobs', 'watch', 'job_nope', '--server', url]);
+    assert.equal(anonymous.status, 1);
+    assert.match(anonymous.stderr, /an API key is required/);
+    const keyed = await earshotAsync(['jobs', 'watch', 'job_nope', '--server', url, '--api-key', key]);
+    assert.equal(keyed.status, 1);
+    assert.match(keyed.stderr, /earshot jobs: no such job/);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
@@ -117,6 +150,51 @@ describe('earshot CLI', () => {
     const stopped = new Promise((r) => worker.once('exit', r));
     worker.kill('SIGTERM');
     assert.equal(await stopped, 0);
+  });
+
+  it('follows a job on a server with jobs watch --server, from its event stream', async () => {
+    const { url, child } = await serve(['--concurrency', '2']);
+    try {
+      const created = await fetch(`${url}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'diagnostics', input: { tasks: 4, sleep_ms: 1500 } }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      const r = await earshotAsync(['jobs', 'watch', id, '--server', url]);
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.ok(lines.some((l) => new RegExp(`^${id} \\d+% [0-5]/6 diagnostics\\.`).test(l)), `progress before the end:\n${r.stderr}`);
+      assert.ok(lines.includes(`${id} 100% 6/6 succeeded`), r.stderr);
+      assert.equal(lines.at(-1), `${id} succeeded`);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('transcribes on a server with --server: uploads, shows progress, downloads the transcripts, reports failures', async () => {
+    const { url, child } = await serve(['--asr-engine', 'mock']);
+    try {
+      const tone = toneWav(join(dataDir, 'tone.wav'));
+      const out = join(dataDir, 'remote-out');
+      const ok = await earshotAsync(['transcribe', tone, '--server', url, '--format', 'txt,vtt', '--out', out]);
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.match(ok.stderr, /^tone\.wav 0% 0\/1 uploading$/m);
+      assert.match(ok.stderr, /^tone\.wav \d+% [0-4]\/5 (probe|prepare|asr|merge|render)$/m);
+      assert.match(ok.stderr, /^tone\.wav 100% 5\/5 succeeded$/m);
+      assert.ok(readFileSync(join(out, 'tone.txt'), 'utf8').trim().split(/\s+/).length >= 5, 'the mock engine put words on the tone');
+      assert.match(readFileSync(join(out, 'tone.vtt'), 'utf8'), /^WEBVTT/);
+
+      const bad = join(dataDir, 'notes.wav');
+      writeFileSync(bad, 'this is not audio at all\n'.repeat(100));
+      const failed = await earshotAsync(['transcribe', bad, tone, '--server', url, '--out', out]);
+      assert.equal(failed.status, 1, failed.stderr);
+      assert.match(failed.stderr, /^notes\.wav: unsupported_media: .+ \(job job_\w+\)$/m);
+      assert.equal(existsSync(join(out, 'notes.txt')), false);
+      assert.match(failed.stderr, /^tone\.wav 100% 5\/5 succeeded$/m, 'the other file still succeeds');
+    } finally {
+      await stop(child);
+    }
   });
 
   it('transcribes files locally into the output folder, with a progress line per file', { skip: !hasSpeech && 'shared/speech is missing' }, () => {

@@ -5,9 +5,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Store } from '../../src/ports/store.js';
-import { FAILING_KIND, call, startApi, waitUntil, type Api } from './http-api.harness.js';
+import { FAILING_KIND, call, openEvents, startApi, waitUntil, type Api, type SseEvent } from './http-api.harness.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** Event ids as the API documents them: `MS` or `MS-N`, ordered by MS then N. */
+const idOrder = (id: string) => {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(id);
+  assert.ok(m, `an event id: ${id}`);
+  return [Number(m[1]), Number(m[2] ?? 0)] as const;
+};
+const newer = (a: string, b: string) => {
+  const [x, y] = [idOrder(a), idOrder(b)];
+  return x[0] > y[0] || (x[0] === y[0] && x[1] > y[1]);
+};
+const assertIncreasing = (events: SseEvent[], after?: string) => {
+  let last = after;
+  for (const e of events) {
+    if (last !== undefined) assert.ok(newer(e.id, last), `${e.id} after ${last}`);
+    last = e.id;
+  }
+};
 
 export function jobFlowCases(backend: { name: string; create(): Promise<Store> }): void {
   describe(`HTTP API job flows: ${backend.name}`, () => {
@@ -64,6 +82,89 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       assert.ok(gather.depends_on.includes('plan') && gather.depends_on.includes('sleep-0'));
       assert.deepEqual(gather.errors, []);
       assert.equal(typeof gather.duration_ms, 'number');
+    });
+
+    it('streams a job\'s events: status, progress as it goes, the final status, then end', async () => {
+      const id = await submit({ tasks: 6, sleep_ms: 250 });
+      const stream = await openEvents(api.base, `/v1/jobs/${id}/events`);
+      assert.equal(stream.status, 200);
+      assert.equal(stream.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+      assert.equal(stream.headers.get('cache-control'), 'no-cache');
+      assert.equal(stream.headers.get('x-accel-buffering'), 'no');
+      assert.match(stream.headers.get('x-request-id') ?? '', /^req_/);
+      const events = await stream.rest();
+      assert.match(stream.text(), /^retry: 2000\n\n/);
+
+      assert.deepEqual(events.slice(0, 2).map((e) => e.event), ['status', 'progress'], 'a snapshot first');
+      assertIncreasing(events);
+      assert.ok(events.every((e) => e.data.job_id === id));
+      const statuses = events.filter((e) => e.event === 'status').map((e) => e.data.status);
+      assert.deepEqual(statuses, ['queued', 'running', 'succeeded'].filter((s) => statuses.includes(s)), statuses.join());
+      assert.equal(statuses.at(-1), 'succeeded');
+
+      const progress = events.filter((e) => e.event === 'progress').map((e) => e.data);
+      assert.ok(progress.length >= 3, `progress events: ${progress.length}`);
+      assert.ok(progress.some((p) => p.done > 1 && p.done < p.total), 'progress while the sleeps run');
+      assert.ok(progress.some((p) => p.progress.some((t: { step: string }) => t.step === 'diagnostics.sleep')), 'running tasks are listed');
+      const last = progress.at(-1);
+      assert.equal(last.done, 8);
+      assert.equal(last.total, 8);
+      assert.deepEqual(last.progress, []);
+      assert.deepEqual(last.steps.find((s: { step: string }) => s.step === 'diagnostics.sleep'), { step: 'diagnostics.sleep', state: 'succeeded', done: 6, total: 6, counts: { succeeded: 6 } });
+
+      const end = events.at(-1)!;
+      assert.equal(end.event, 'end');
+      assert.equal(end.data.status, 'succeeded');
+      assert.equal(end.data.error, null);
+      assert.match(end.data.finished_at, ISO);
+
+      // Reconnecting with the id of the last event before the end: only the end, newer still.
+      const before = events.at(-2)!;
+      const resumed = await (await openEvents(api.base, `/v1/jobs/${id}/events`, { 'last-event-id': before.id })).rest();
+      assert.deepEqual(resumed.map((e) => e.event), ['end']);
+      assertIncreasing(resumed, before.id);
+      // From the first event: what was missed collapses into one snapshot of the current state.
+      const first = events[0]!;
+      const caughtUp = await (await openEvents(api.base, `/v1/jobs/${id}/events?last_event_id=${first.id}`)).rest();
+      assert.deepEqual(caughtUp.map((e) => e.event), ['status', 'progress', 'end']);
+      assert.equal(caughtUp[0]!.data.status, 'succeeded');
+      assert.deepEqual(caughtUp[1]!.data, last);
+      assertIncreasing(caughtUp, first.id);
+    });
+
+    it('resumes a stream with Last-Event-ID: nothing while the job stands still, then only what changed', async () => {
+      // The sleeps wait in a pool no worker takes, so the job stands still until it is cancelled.
+      const id = await submit({ tasks: 2, sleep_ms: 0, pool: 'nobody' });
+      await waitUntil(async () => (await get(`/v1/jobs/${id}`)).body.steps.some((s: { step: string; state: string }) => s.step === 'diagnostics.plan' && s.state === 'succeeded'));
+      const baseline = api.subscriptions();
+      const first = await openEvents(api.base, `/v1/jobs/${id}/events`);
+      const status = (await first.next())!;
+      const progress = (await first.next())!;
+      assert.equal(status.event, 'status');
+      assert.equal(status.data.status, 'running');
+      assert.equal(progress.event, 'progress');
+      assert.equal(api.subscriptions(), baseline + 1);
+      // The client goes away mid-stream: its watcher and subscription go with it.
+      first.close();
+      await waitUntil(async () => api.subscriptions() === baseline);
+
+      const resumed = await openEvents(api.base, `/v1/jobs/${id}/events`, { 'last-event-id': progress.id });
+      await assert.rejects(resumed.next(300), /no event in time/);
+      assert.equal((await post(`/v1/jobs/${id}/cancel`)).status, 202);
+      const rest = await resumed.rest();
+      assert.deepEqual(rest.map((e) => e.event), ['status', 'progress', 'end']);
+      assert.equal(rest[0]!.data.status, 'cancelled');
+      assert.equal(rest[0]!.data.error.code, 'cancelled');
+      assert.equal(rest[2]!.data.status, 'cancelled');
+      assertIncreasing(rest, progress.id);
+      await waitUntil(async () => api.subscriptions() === baseline);
+    });
+
+    it('answers 404 before any stream for the events of a job that does not exist', async () => {
+      const res = await call(api.base, 'GET', '/v1/jobs/job_nope/events');
+      assert.equal(res.status, 404);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assert.deepEqual(res.body, { error: { code: 'not_found', message: 'no such job', details: { job_id: 'job_nope' } } });
     });
 
     it('answers 404 for a job that does not exist', async () => {

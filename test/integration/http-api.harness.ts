@@ -36,7 +36,10 @@ export function testRegistry(): Registry {
 
 export interface Api {
   base: string;
+  /** The store, counting its subscriptions. */
   store: Store;
+  /** Store listeners now open (workers' and event streams'). */
+  subscriptions(): number;
   engine: Engine;
   blobs: DiskBlobStore;
   metrics: Metrics;
@@ -53,8 +56,31 @@ export interface ApiOptions {
   rateLimitPerMinute?: number;
 }
 
+/** The store with `subscribe` counted, to see that nothing leaks listeners. */
+export function countingSubscriptions(inner: Store): { store: Store; count(): number } {
+  let open = 0;
+  const subscribe: Store['subscribe'] = (listener) => {
+    const unsubscribe = inner.subscribe(listener);
+    open++;
+    let done = false;
+    return () => {
+      if (!done) open--;
+      done = true;
+      unsubscribe();
+    };
+  };
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'subscribe') return subscribe;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store, count: () => open };
+}
+
 export async function startApi(options: ApiOptions): Promise<Api> {
-  const { store } = options;
+  const { store, count } = countingSubscriptions(options.store);
   await store.createTenant({ id: LOCAL_TENANT, name: 'Local', createdAt: 0 });
   const registry = testRegistry();
   const engine = new Engine({ store, registry });
@@ -81,6 +107,7 @@ export async function startApi(options: ApiOptions): Promise<Api> {
     maxUploadBytes: options.maxUploadBytes ?? 1024 * 1024,
     metrics,
     version: '0.0.0-test',
+    eventPollMs: 50,
     ...(options.rateLimitPerMinute ? { rateLimitPerMinute: options.rateLimitPerMinute } : {}),
   });
   await server.listen({ host: '127.0.0.1', port: 0 });
@@ -88,6 +115,7 @@ export async function startApi(options: ApiOptions): Promise<Api> {
   return {
     base: `http://127.0.0.1:${port}`,
     store,
+    subscriptions: count,
     engine,
     blobs,
     metrics,
@@ -96,6 +124,84 @@ export async function startApi(options: ApiOptions): Promise<Api> {
       await worker?.stop(1000);
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+export interface SseEvent {
+  id: string;
+  event: string;
+  data: any;
+}
+
+/** An open event stream: its events one by one, as a client reads them. */
+export interface EventStream {
+  status: number;
+  headers: Headers;
+  /** The raw text so far (comments and `retry:` included). */
+  text(): string;
+  /** The next event; rejects if none comes within `timeoutMs`, resolves undefined when the stream ends. */
+  next(timeoutMs?: number): Promise<SseEvent | undefined>;
+  /** Every event until the stream ends. */
+  rest(timeoutMs?: number): Promise<SseEvent[]>;
+  close(): void;
+}
+
+/** Opens `GET path` as text/event-stream. A test-side parser, independent of the CLI's. */
+export async function openEvents(base: string, path: string, headers: Record<string, string> = {}): Promise<EventStream> {
+  const controller = new AbortController();
+  const res = await fetch(`${base}${path}`, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
+  let raw = '';
+  let buffer = '';
+  const queue: SseEvent[] = [];
+  let ended = false;
+  let notify: (() => void) | undefined;
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const chunk = decoder.decode(value, { stream: true });
+        raw += chunk;
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+          if (fields.data !== undefined) queue.push({ id: fields.id ?? '', event: fields.event ?? 'message', data: JSON.parse(fields.data) });
+          notify?.();
+        }
+      }
+    } catch {}
+    ended = true;
+    notify?.();
+  })();
+  const next = async (timeoutMs = 10_000): Promise<SseEvent | undefined> => {
+    const deadline = Date.now() + timeoutMs;
+    while (queue.length === 0 && !ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no event in time');
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, left);
+        notify = () => (clearTimeout(timer), r());
+      });
+      notify = undefined;
+    }
+    return queue.shift();
+  };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text: () => raw,
+    next,
+    async rest(timeoutMs = 20_000) {
+      const all: SseEvent[] = [];
+      for (let e = await next(timeoutMs); e; e = await next(timeoutMs)) all.push(e);
+      return all;
+    },
+    close: () => controller.abort(),
   };
 }
 

@@ -9,7 +9,7 @@ import { generateApiKey } from '../../src/core/api-keys.js';
 import type { Store } from '../../src/ports/store.js';
 import { sqliteTestStore } from '../support/stores.js';
 import { jobFlowCases } from './http-api.case.js';
-import { call, startApi, waitUntil, type Api } from './http-api.harness.js';
+import { call, openEvents, startApi, waitUntil, type Api } from './http-api.harness.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -120,9 +120,11 @@ describe('HTTP API: errors, operations and documentation', () => {
     assert.equal(res.status, 200);
     const spec = res.body;
     assert.equal(spec.openapi, '3.0.3');
-    for (const path of ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/retry', '/v1/dead-letter', '/v1/health', '/v1/ready']) {
+    for (const path of ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/events', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/retry', '/v1/dead-letter', '/v1/health', '/v1/ready']) {
       assert.ok(spec.paths[path], `${path} is documented`);
     }
+    assert.equal(spec.paths['/v1/jobs/{id}/events'].get.tags[0], 'jobs');
+    assert.ok(spec.paths['/v1/jobs/{id}/events'].get.responses['200'].content['text/event-stream']);
     assert.ok(spec.paths['/v1/jobs'].post.requestBody);
     assert.deepEqual(Object.keys(spec.components.securitySchemes).sort(), ['apiKey', 'bearer']);
     assert.deepEqual(spec.paths['/v1/health'].get.security, []);
@@ -189,7 +191,11 @@ describe('HTTP API: authentication', () => {
     assert.equal((await api.store.getJob(id))!.tenantId, 'tenant_a');
 
     assert.equal((await call(api.base, 'GET', `/v1/jobs/${id}`, { headers: as(keyA) })).status, 200);
-    for (const [method, path] of [['GET', `/v1/jobs/${id}`], ['POST', `/v1/jobs/${id}/cancel`], ['POST', `/v1/jobs/${id}/retry`]] as const) {
+    const events = await openEvents(api.base, `/v1/jobs/${id}/events`, as(keyA));
+    assert.equal(events.status, 200);
+    assert.deepEqual((await events.rest()).map((e) => e.event), ['status', 'progress', 'end']);
+    assert.equal((await call(api.base, 'GET', `/v1/jobs/${id}/events`)).status, 401);
+    for (const [method, path] of [['GET', `/v1/jobs/${id}`], ['GET', `/v1/jobs/${id}/events`], ['POST', `/v1/jobs/${id}/cancel`], ['POST', `/v1/jobs/${id}/retry`]] as const) {
       const res = await call(api.base, method, path, { headers: as(keyB) });
       assert.equal(res.status, 404, `${method} ${path} as tenant B`);
       assert.equal(res.body.error.code, 'not_found');

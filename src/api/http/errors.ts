@@ -30,6 +30,10 @@ const statusByCode: Readonly<Record<string, number>> = {
   unsupported_media: 422,
   corrupt_media: 422,
   media_limit_exceeded: 422,
+  // Notification targets this server cannot or will not reach.
+  email_unavailable: 422,
+  webhook_refused: 422,
+  unknown_note_template: 422,
   // The engine behind a synchronous request failed (after its retries).
   asr_failed: 502,
   rate_limited: 429,
@@ -94,6 +98,9 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   const { status, body } = toHttpError(err);
   if (status >= 500) request.log.error({ err }, 'request failed');
   else request.log.debug({ err_code: body.error.code, status }, 'request refused');
+  // Refused before its body was read (an upload with bad options): the rest of the body is still on
+  // the wire, so this connection cannot carry another request. Closing it beats reading gigabytes.
+  if (!request.raw.complete) void reply.header('connection', 'close');
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="earshot"');
   return reply.code(status).send(body);
 }

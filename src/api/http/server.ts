@@ -12,12 +12,15 @@ import { authenticate, rateLimit } from './auth.js';
 import { blobsRoutes } from './blobs-routes.js';
 import { registerDocs } from './docs.js';
 import { errorSchema, handleError, handleNotFound } from './errors.js';
+import { eventsRoutes } from './events-routes.js';
 import { jobSchemas } from './job-json.js';
 import { jobsRoutes } from './jobs-routes.js';
 import type { Metrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
 import { transcriptionRoutes } from './transcriptions-routes.js';
 import type { TranscriptionService } from '../../pipelines/transcribe/service.js';
+import type { NotificationService } from '../../pipelines/notify/service.js';
+import { notificationsRoutes } from './notifications-routes.js';
 
 export interface HttpDeps {
   engine: Engine;
@@ -35,6 +38,10 @@ export interface HttpDeps {
   rateLimitPerMinute?: number;
   /** The transcription routes, when this process offers them. */
   transcriptions?: TranscriptionService;
+  /** Delivery logs and the tenant webhook routes. */
+  notifications?: NotificationService;
+  /** How often job event streams look for progress (ms). Default 1000. */
+  eventPollMs?: number;
 }
 
 /** Quiet routes: polled by orchestrators and Prometheus, logged at debug only. */
@@ -75,6 +82,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     v1.addHook('onRequest', authenticate({ store: deps.store, authRequired: deps.authRequired, localTenant: deps.localTenant }));
     if (deps.rateLimitPerMinute) v1.addHook('onRequest', rateLimit(new RateLimiter(deps.rateLimitPerMinute, deps.engine.clock)));
     await v1.register(jobsRoutes(deps.engine));
+    await v1.register(eventsRoutes(deps.engine, deps.eventPollMs ? { pollMs: deps.eventPollMs } : {}));
+    if (deps.notifications) await v1.register(notificationsRoutes(deps.notifications));
     if (deps.transcriptions) {
       await v1.register(transcriptionRoutes({ engine: deps.engine, blobs: deps.blobs, service: deps.transcriptions, maxUploadBytes: deps.maxUploadBytes }));
     }

@@ -8,6 +8,8 @@ import { EarshotError } from '../../core/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { RawOptions } from '../../pipelines/transcribe/options.js';
 import { transcriptFormats } from '../../pipelines/transcribe/render.js';
+import { notesFormats } from '../../pipelines/transcribe/keys.js';
+import { defaultNoteTemplate, noteTemplates } from '../../pipelines/notes/templates.js';
 import type { TranscriptionService } from '../../pipelines/transcribe/service.js';
 import { readTranscript } from '../../pipelines/transcribe/transcribe.js';
 import type { BlobStore } from '../../ports/blob-store.js';
@@ -34,9 +36,16 @@ const optionFields = {
   prompt: { type: 'string' },
   temperature: { type: 'number' },
   chunk_seconds: { type: 'number', description: 'Preferred chunk length for long recordings (30–3600 s). Default 180.' },
-  notify_email: { type: 'string' },
-  webhook_url: { type: 'string' },
-  notes: { anyOf: [{ type: 'boolean' }, { type: 'string' }], description: 'true, or the name of a notes template.' },
+  notify_email: { type: 'string', description: 'E-mail the outcome here, with temporary download links (needs a mail server configured).' },
+  webhook_url: { type: 'string', description: 'POST signed job events here (see "Webhooks" in docs/API.md).' },
+  webhook_events: {
+    anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    description: 'Events for webhook_url: job.succeeded, job.failed, job.cancelled (default: those three), job.progress (opt-in).',
+  },
+  notes: {
+    anyOf: [{ type: 'boolean' }, { type: 'string' }],
+    description: `true, or the name of a notes template (${noteTemplates.join(', ')}; true is ${defaultNoteTemplate}). The notes are GET ?format=notes and ?format=notes.md.`,
+  },
 } as const;
 
 export function transcriptionRoutes(deps: TranscriptionRoutesDeps): FastifyPluginAsync {
@@ -79,7 +88,8 @@ export function transcriptionRoutes(deps: TranscriptionRoutesDeps): FastifyPlugi
           summary: 'A finished transcript',
           tags,
           params: idParams,
-          querystring: { type: 'object', properties: { format: { type: 'string', enum: [...transcriptFormats], default: 'json' } } },
+          description: 'format: a transcript (txt, json, srt, vtt), or the notes of a job that asked for them (notes: JSON, notes.md: Markdown).',
+          querystring: { type: 'object', properties: { format: { type: 'string', enum: [...transcriptFormats, ...Object.keys(notesFormats)], default: 'json' } } },
           response: errorResponses(400, 401, 404, 409),
         },
       },

@@ -5,6 +5,7 @@
 import { EarshotError, permanent } from '../../core/errors.js';
 import { isPriority, type Json, type Priority } from '../../core/job.js';
 import { transcriptFormats, type TranscriptFormat } from './render.js';
+import { isNoteTemplate, noteTemplates } from '../notes/templates.js';
 
 /** ISO 639-1 codes Whisper knows, plus 'auto'. */
 export const whisperLanguages = new Set(
@@ -33,6 +34,8 @@ export interface TranscriptionOptions {
   chunkSeconds?: number;
   notifyEmail?: string;
   webhookUrl?: string;
+  /** Events the job's webhook receives; default every outcome (job.progress is opt-in). */
+  webhookEvents?: string[];
   notes?: boolean | string;
 }
 
@@ -60,6 +63,17 @@ function num(v: unknown, name: string, min: number, max: number): number | undef
   return n;
 }
 
+/** `notes`: true/false, or the name of a template (true is the default template). */
+function parseNotesOption(v: unknown): boolean | string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'string' && !['true', 'false', '1', '0'].includes(v)) {
+    const name = v.trim().toLowerCase();
+    if (!isNoteTemplate(name)) throw new EarshotError('unknown_note_template', `no notes template "${name}"`, { details: { templates: [...noteTemplates] } });
+    return name;
+  }
+  return bool(v, 'notes') || undefined;
+}
+
 /** Options from a request, checked; `defaults` come from configuration. */
 export function parseTranscriptionOptions(raw: RawOptions, defaults: { engine: string }): TranscriptionOptions & { priority: Priority } {
   const language = (str(raw.language) ?? 'auto').toLowerCase();
@@ -80,12 +94,15 @@ export function parseTranscriptionOptions(raw: RawOptions, defaults: { engine: s
   if (notifyEmail && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(notifyEmail)) throw permanent('bad_request', 'notify_email is not an e-mail address');
   const webhookUrl = str(raw.webhook_url);
   if (webhookUrl && !/^https?:\/\//.test(webhookUrl)) throw permanent('bad_request', 'webhook_url must be an http(s) URL');
+  const rawEvents = Array.isArray(raw.webhook_events) ? raw.webhook_events.join(',') : str(raw.webhook_events);
+  const webhookEvents = rawEvents ? [...new Set(rawEvents.split(',').map((e) => e.trim()).filter(Boolean))] : undefined;
+  if (webhookEvents && !webhookUrl) throw permanent('bad_request', 'webhook_events needs a webhook_url');
   const model = str(raw.model);
   const prompt = str(raw.prompt);
   const temperature = num(raw.temperature, 'temperature', 0, 1);
   const chunkSeconds = num(raw.chunk_seconds, 'chunk_seconds', 30, 3600);
   const translate = bool(raw.translate, 'translate');
-  const notes = raw.notes === undefined || raw.notes === '' ? undefined : typeof raw.notes === 'string' && !['true', 'false', '1', '0'].includes(raw.notes) ? raw.notes : bool(raw.notes, 'notes');
+  const notes = parseNotesOption(raw.notes);
   return {
     language,
     engine: (str(raw.engine) ?? defaults.engine).toLowerCase(),
@@ -98,6 +115,7 @@ export function parseTranscriptionOptions(raw: RawOptions, defaults: { engine: s
     ...(chunkSeconds !== undefined ? { chunkSeconds } : {}),
     ...(notifyEmail ? { notifyEmail } : {}),
     ...(webhookUrl ? { webhookUrl } : {}),
+    ...(webhookEvents ? { webhookEvents } : {}),
     ...(notes !== undefined ? { notes } : {}),
   };
 }

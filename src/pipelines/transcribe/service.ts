@@ -11,9 +11,12 @@ import type { Engine } from '../../engine/engine.js';
 import type { AsrEngines } from '../../ports/asr-engine.js';
 import type { BlobStore, SignedUrl } from '../../ports/blob-store.js';
 import type { Store } from '../../ports/store.js';
+import type { NotificationService } from '../notify/service.js';
 import { parseTranscriptionOptions, transcriptionInputJson, uploadBlobKey, type RawOptions, type TranscriptionInput } from './options.js';
 import { contentTypes, transcriptFormats, type TranscriptFormat } from './render.js';
-import { resultKey, TRANSCRIPTION } from './transcribe.js';
+import { describeTranscription } from './describe.js';
+import { notesContentTypes, notesFormats, notesKey, resultKey, type NotesFormat } from './keys.js';
+import { TRANSCRIPTION } from './transcribe.js';
 
 export interface TranscriptionServiceOptions {
   engine: Engine;
@@ -23,6 +26,8 @@ export interface TranscriptionServiceOptions {
   maxUploadBytes: number;
   /** How long pre-signed upload URLs work. Default 3600 s. */
   uploadUrlSeconds?: number;
+  /** Checks notify_email and webhook_url at submission; without it they are checked when sent. */
+  notifications?: Pick<NotificationService, 'checkTargets'>;
 }
 
 export interface FileMeta {
@@ -109,6 +114,7 @@ export class TranscriptionService {
     let options;
     try {
       options = this.options(raw);
+      await this.o.notifications?.checkTargets({ email: options.notifyEmail, webhookUrl: options.webhookUrl, webhookEvents: options.webhookEvents });
       if (info.sizeBytes === 0) throw permanent('bad_request', 'the file is empty');
       if (info.sizeBytes > this.o.maxUploadBytes) {
         throw new EarshotError('payload_too_large', `the file is larger than ${this.o.maxUploadBytes} bytes`, { details: { max_bytes: this.o.maxUploadBytes } });
@@ -135,9 +141,10 @@ export class TranscriptionService {
     });
   }
 
-  /** A finished transcription in one format; `conflict` until the job has succeeded. */
+  /** A finished transcription in one format (or its notes); `conflict` until the job has succeeded. */
   async result(tenantId: string, jobId: string, format: string): Promise<{ body: Readable; contentType: string; job: JobRecord }> {
-    const f = this.format(format);
+    const isNotes = Object.hasOwn(notesFormats, format);
+    const f = isNotes ? undefined : this.format(format);
     const job = await this.o.engine.getJob(jobId, tenantId);
     if (job.kind !== TRANSCRIPTION) throw new EarshotError('not_found', 'no such transcription', { details: { job_id: jobId } });
     if (job.status !== 'succeeded') {
@@ -145,25 +152,30 @@ export class TranscriptionService {
         details: { status: job.status, ...(job.error ? { error: job.error } : {}) },
       });
     }
-    const formats = (job.input as unknown as TranscriptionInput).formats;
-    if (!formats.includes(f)) throw new EarshotError('not_found', `this job was not asked for ${f}`, { details: { formats } });
+    const input = job.input as unknown as TranscriptionInput;
+    if (!f) {
+      if (!input.notes) throw new EarshotError('not_found', 'this job was not asked for notes (notes=true)', { details: { formats: input.formats } });
+      const n = format as NotesFormat;
+      return { body: await this.o.blobs.get(notesKey(tenantId, jobId, n)), contentType: notesContentTypes[n], job };
+    }
+    if (!input.formats.includes(f)) throw new EarshotError('not_found', `this job was not asked for ${f}`, { details: { formats: input.formats } });
     return { body: await this.o.blobs.get(resultKey(tenantId, jobId, f)), contentType: contentTypes[f], job };
   }
 
-  /** Temporary signed download links, one per format the job produced. */
+  /** Temporary signed download links, one per result the job produced. */
   async links(tenantId: string, jobId: string, expiresInSeconds: number): Promise<Record<string, SignedUrl>> {
     const job = await this.o.engine.getJob(jobId, tenantId);
     if (job.kind !== TRANSCRIPTION || job.status !== 'succeeded') throw new EarshotError('conflict', 'the transcription is not finished', { details: { status: job.status } });
     const links: Record<string, SignedUrl> = {};
-    for (const f of (job.input as unknown as TranscriptionInput).formats) {
-      links[f] = await this.o.blobs.signDownload(resultKey(tenantId, jobId, f), { expiresInSeconds, downloadName: `${jobId}.${f}` });
+    for (const r of describeTranscription(job).results) {
+      links[r.name] = await this.o.blobs.signDownload(r.key, { expiresInSeconds, downloadName: r.downloadName });
     }
     return links;
   }
 
   private format(format: string): TranscriptFormat {
     if (!(transcriptFormats as readonly string[]).includes(format)) {
-      throw new EarshotError('bad_request', `format must be one of ${transcriptFormats.join(', ')}`, { details: { format } });
+      throw new EarshotError('bad_request', `format must be one of ${[...transcriptFormats, ...Object.keys(notesFormats)].join(', ')}`, { details: { format } });
     }
     return format as TranscriptFormat;
   }

@@ -13,15 +13,21 @@ import { parseWavHeader, WAV_HEADER_BYTES } from '../../core/wav.js';
 import type { Registry, TaskContext } from '../../engine/registry.js';
 import type { AsrEngines, AsrResult } from '../../ports/asr-engine.js';
 import type { BlobStore } from '../../ports/blob-store.js';
+import type { Llm } from '../../ports/llm.js';
 import type { MediaTool } from '../../ports/media-tool.js';
 import type { SpeechRegion, Vad } from '../../ports/vad.js';
 import { smoothRegions } from './speech.js';
 import { planChunks, type Chunk } from './chunk-plan.js';
 import { checkTranscriptionInput, uploadBlobKey, type TranscriptionInput } from './options.js';
-import { contentTypes, renderTranscript, type TranscriptFormat } from './render.js';
+import { contentTypes, renderTranscript } from './render.js';
 import { stitch, type ChunkResult } from './stitch.js';
 import type { Transcript } from './transcript.js';
 import { withWorkDir } from './work-dir.js';
+import { jobBlobKey, notesContentTypes, notesKey, resultKey } from './keys.js';
+import { extractiveNotes } from '../notes/extractive.js';
+import { renderNotesMarkdown } from '../notes/render-notes.js';
+import { defaultNoteTemplate } from '../notes/templates.js';
+import { writeNotes } from '../notes/write-notes.js';
 
 export const TRANSCRIPTION = 'transcription';
 export const STEPS = {
@@ -30,6 +36,7 @@ export const STEPS = {
   asr: 'transcribe.asr',
   merge: 'transcribe.merge',
   render: 'transcribe.render',
+  notes: 'transcribe.notes',
 } as const;
 
 export interface TranscribeDeps {
@@ -41,11 +48,10 @@ export interface TranscribeDeps {
   workDir: string;
   /** Default chunk length. Default 180 s. */
   chunkSeconds?: number;
+  /** The chat model that writes notes; without one, notes are extractive. */
+  llm?: Llm;
 }
 
-/** Where a job's files live in the blob store. */
-export const jobBlobKey = (tenantId: string, jobId: string, name: string) => `tenants/${tenantId}/jobs/${jobId}/${name}`;
-export const resultKey = (tenantId: string, jobId: string, format: TranscriptFormat) => jobBlobKey(tenantId, jobId, `transcript.${format}`);
 
 interface PrepareOutput {
   audio_key: string;
@@ -75,6 +81,7 @@ export function registerTranscribe(registry: Registry, deps: TranscribeDeps): vo
         { key: 'merge', type: STEPS.merge, dependsOn: ['prepare'] },
         { key: 'render', type: STEPS.render, dependsOn: ['merge'] },
       ];
+      if (raw.notes) steps.push({ key: 'notes', type: STEPS.notes, dependsOn: ['merge'] });
       return steps;
     },
   });
@@ -85,6 +92,8 @@ export function registerTranscribe(registry: Registry, deps: TranscribeDeps): vo
   registry.defineTask({ type: STEPS.asr, pool: 'asr', retry: { maxAttempts: 3, initialDelayMs: 2000 }, handler: (ctx) => transcribeChunk(ctx, deps) });
   registry.defineTask({ type: STEPS.merge, pool: 'cpu', handler: (ctx) => merge(ctx, deps) });
   registry.defineTask({ type: STEPS.render, pool: 'cpu', handler: (ctx) => render(ctx, deps) });
+  // Notes wait on a chat model over the network (or take milliseconds offline): the io pool.
+  registry.defineTask({ type: STEPS.notes, pool: 'io', retry: { maxAttempts: 4, initialDelayMs: 5000 }, handler: (ctx) => notes(ctx, deps) });
 }
 
 async function fetchSource(ctx: TaskContext, deps: TranscribeDeps, dir: string): Promise<string> {
@@ -239,6 +248,19 @@ async function render(ctx: TaskContext, deps: TranscribeDeps): Promise<Json> {
     results[format] = key;
   }
   return { results, language: transcript.language, words: transcript.text.split(/\s+/).filter(Boolean).length };
+}
+
+async function notes(ctx: TaskContext, deps: TranscribeDeps): Promise<Json> {
+  const job = input(ctx);
+  const template = typeof job.notes === 'string' ? job.notes : defaultNoteTemplate;
+  const transcript = await readTranscript(deps.blobs, ctx.task.tenantId, ctx.task.jobId);
+  const recordedAt = new Date(ctx.clock.now()).toISOString();
+  const doc = deps.llm
+    ? await writeNotes(deps.llm, { text: transcript.text, language: transcript.language, durationMs: transcript.durationMs, recordedAt }, { template, signal: ctx.signal })
+    : extractiveNotes({ text: transcript.text, language: transcript.language, segments: transcript.segments, recordedAt }, template);
+  await deps.blobs.put(notesKey(ctx.task.tenantId, ctx.task.jobId, 'notes'), Buffer.from(`${JSON.stringify(doc, null, 2)}\n`), { contentType: 'application/json' });
+  await deps.blobs.put(notesKey(ctx.task.tenantId, ctx.task.jobId, 'notes.md'), Buffer.from(renderNotesMarkdown(doc), 'utf8'), { contentType: notesContentTypes['notes.md'] });
+  return { source: doc.source, template: doc.template, title: doc.title, model: doc.model };
 }
 
 /** The stored transcript of a finished job (the merge step's output), for the API and the CLI. */

@@ -21,7 +21,10 @@ export interface PocketsphinxEngineOptions {
   binary?: string;
   /** Holds `en-us/` (acoustic model), `en-us.lm.bin` and `cmudict-en-us.dict`. Default `/usr/share/pocketsphinx/model/en-us`. */
   modelDir?: string;
-  /** Wall-time limit of one decoder process (it decodes at roughly 0.5× real time). Default 300_000. */
+  /**
+   * Wall-time limit of one decoder process, at least: it grows to twice the audio's length, since
+   * the decoder runs at roughly 0.5× real time and a job may ask for hour-long chunks. Default 300_000.
+   */
   timeoutMs?: number;
   /** Decoder processes at once (each uses one CPU core); further calls wait. Default: the CPU count. */
   maxConcurrent?: number;
@@ -55,7 +58,8 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
       // Raw input: given a `.wav` name, this CLI skips 44 bytes without reading the header.
       const args = ['-infile', file, '-time', 'yes', '-hmm', model.hmm, '-lm', model.lm, '-dict', model.dict];
       args.push('-samprate', String(ASR_SAMPLE_RATE), '-input_endian', endianness() === 'LE' ? 'little' : 'big');
-      const stdout = await runDecoder(binary, args, signal, timeoutMs);
+      const audioMs = (pcm.length * 1000) / ASR_SAMPLE_RATE;
+      const stdout = await runDecoder(binary, args, signal, Math.max(timeoutMs, Math.ceil(2 * audioMs)));
       const segments = parsePocketsphinxOutput(stdout, Math.floor((pcm.length * 1000) / ASR_SAMPLE_RATE));
       return { text: segments.map((s) => s.text).join(' '), language: 'en', segments };
     } finally {

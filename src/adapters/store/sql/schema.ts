@@ -112,5 +112,44 @@ CREATE TABLE uploads (
 );
 CREATE INDEX uploads_expires ON uploads (expires_at)`,
     },
+    {
+      version: 3,
+      name: 'notifications',
+      sql: `
+CREATE TABLE tenant_webhooks (
+  tenant_id TEXT PRIMARY KEY,
+  url TEXT,
+  events TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  created_at ${t.bigint} NOT NULL,
+  updated_at ${t.bigint} NOT NULL
+);
+CREATE TABLE deliveries (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  event TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at ${t.bigint} NOT NULL,
+  updated_at ${t.bigint} NOT NULL,
+  delivered_at ${t.bigint}
+);
+CREATE INDEX deliveries_job ON deliveries (job_id, created_at);
+CREATE TABLE delivery_attempts (
+  delivery_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  at ${t.bigint} NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  response TEXT,
+  PRIMARY KEY (delivery_id, attempt)
+)`,
+    },
   ];
 }

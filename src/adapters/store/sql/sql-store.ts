@@ -25,6 +25,9 @@ import type {
   ClaimedTask,
   Completion,
   DeadTask,
+  DeliveryAttempt,
+  DeliveryRecord,
+  DeliveryState,
   Failure,
   Heartbeat,
   JobDetail,
@@ -39,10 +42,12 @@ import type {
   StoreCapabilities,
   StoreEvent,
   Tenant,
+  TenantWebhook,
   UploadRecord,
   WorkerInfo,
 } from '../../../ports/store.js';
 import { chunks, placeholders, valueRows, type Row, type SqlDriver, type SqlQueryer } from './driver.js';
+import { NotificationSql } from './notification-sql.js';
 import { uploadFromRow, apiKeyFromRow, claimedTaskFromRow, fromJson, jobFromRow, taskFromRow, toJson, workerFromRow } from './rows.js';
 
 const PENDING = "('waiting', 'ready', 'retry_wait')";
@@ -85,9 +90,11 @@ interface InsertTask extends NewTask {
 
 export class SqlStore implements Store {
   readonly capabilities: StoreCapabilities;
+  private readonly notifications: NotificationSql;
 
   constructor(private readonly db: SqlDriver) {
     this.capabilities = { dialect: db.dialect, crossProcessEvents: db.crossProcessEvents };
+    this.notifications = new NotificationSql(db);
   }
 
   async migrate(): Promise<number[]> {
@@ -473,6 +480,33 @@ export class SqlStore implements Store {
     return (await this.db.run('UPDATE uploads SET job_id = ? WHERE id = ? AND job_id IS NULL', [jobId, uploadId])) > 0;
   }
 
+  // ---- notifications (notification-sql.ts) ----
+
+  getTenantWebhook(tenantId: string) {
+    return this.notifications.getTenantWebhook(tenantId);
+  }
+  putTenantWebhook(webhook: TenantWebhook) {
+    return this.notifications.putTenantWebhook(webhook);
+  }
+  ensureTenantWebhookSecret(tenantId: string, candidate: string, now: number) {
+    return this.notifications.ensureTenantWebhookSecret(tenantId, candidate, now);
+  }
+  createDeliveries(deliveries: readonly DeliveryRecord[]) {
+    return this.notifications.createDeliveries(deliveries);
+  }
+  getDelivery(deliveryId: string, tenantId?: string) {
+    return this.notifications.getDelivery(deliveryId, tenantId);
+  }
+  listDeliveries(jobId: string, tenantId?: string) {
+    return this.notifications.listDeliveries(jobId, tenantId);
+  }
+  recordDeliveryAttempt(deliveryId: string, attempt: Omit<DeliveryAttempt, 'attempt'>, state: DeliveryState) {
+    return this.notifications.recordDeliveryAttempt(deliveryId, attempt, state);
+  }
+  reopenDelivery(deliveryId: string, now: number) {
+    return this.notifications.reopenDelivery(deliveryId, now);
+  }
+
   // ---- the pieces ----
 
   /** Runs `fn` in a transaction, then brings changed jobs' status up to date and publishes events. */
@@ -540,6 +574,16 @@ export class SqlStore implements Store {
         }
         edges.push([blocked.id, s.id]);
         addedDeps.set(blocked.id, (addedDeps.get(blocked.id) ?? 0) + 1);
+      }
+    }
+    // Finalisers wait for every task of the job: spawned tasks that nothing else waits for hold them too.
+    const upstream = new Set(spawn.flatMap((s) => [...(s.dependsOn ?? []), ...((s.blocks?.length ?? 0) > 0 ? [s.key] : [])]));
+    const sinks = spawn.filter((s) => !upstream.has(s.key));
+    if (sinks.length > 0) {
+      const finalisers = await q.all("SELECT id FROM tasks WHERE job_id = ? AND always_run = 1 AND state = 'waiting'", [jobId]);
+      for (const f of finalisers) {
+        for (const s of sinks) edges.push([String(f.id), s.id]);
+        addedDeps.set(String(f.id), (addedDeps.get(String(f.id)) ?? 0) + sinks.length);
       }
     }
     // A fan-out of n tasks blocking one merge is one insert and one update, not 2n statements.
