@@ -24,7 +24,7 @@ export interface CommandContext {
 
 export const DB_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl', 'logLevel'];
 
-/** What workers need to run pipelines: engines, media limits, scratch space. */
+/** What workers need to run pipelines: engines, media limits, scratch space, notifications, notes. */
 export const PIPELINE_SETTINGS: readonly SettingName[] = [
   'asrEngine',
   'whisperModel',
@@ -43,6 +43,18 @@ export const PIPELINE_SETTINGS: readonly SettingName[] = [
   'mediaMaxMemoryBytes',
   'maxMediaSeconds',
   'workDir',
+  // Notifications and notes: API processes check targets at submission, workers send and write.
+  'smtpUrl',
+  'smtpFrom',
+  'emailLinkSeconds',
+  'notifyRetryMs',
+  'webhookSecret',
+  'webhookAllowlist',
+  'webhookTimeoutMs',
+  'llmBaseUrl',
+  'llmApiKey',
+  'llmModel',
+  'llmTimeoutMs',
 ];
 
 export function commandHelp(c: Command): string {

@@ -6,6 +6,7 @@ import { EarshotError } from '../core/errors.js';
 import { watchJob } from '../engine/job-events.js';
 import { renderTranscript, transcriptFormats, type TranscriptFormat } from '../pipelines/transcribe/render.js';
 import { readTranscript } from '../pipelines/transcribe/transcribe.js';
+import { notesKey } from '../pipelines/transcribe/keys.js';
 import { EarshotClient } from './client.js';
 import { DB_SETTINGS, PIPELINE_SETTINGS, type Command, type CommandContext } from './command.js';
 import { currentStep, followJob, remoteJobEvents, type JobView } from './follow.js';
@@ -23,16 +24,18 @@ function progressOf(job: JobView): { done: number; total: number; label: string 
 interface Request {
   files: string[];
   /** The options as the API takes them (form fields). */
-  fields: { language: string | undefined; engine: string | undefined; model: string | undefined; formats: string };
+  fields: { language: string | undefined; engine: string | undefined; model: string | undefined; formats: string; notes?: string };
   formats: TranscriptFormat[];
+  /** Also write FILE.notes.md. */
+  notes: boolean;
   outDir: string;
 }
 
 /** `name: code: message` for a file whose job did not succeed. */
 const failureLine = (name: string, job: JobView) => `${name}: ${job.error?.code ?? job.status}: ${job.error?.message ?? ''}`;
 
-/** Where FILE's transcript in format F goes. */
-const outFile = (r: Request, file: string, f: TranscriptFormat) => join(r.outDir, `${basename(file, extname(file))}.${f}`);
+/** Where FILE's transcript in format F (or its notes) goes. */
+const outFile = (r: Request, file: string, f: TranscriptFormat | 'notes.md') => join(r.outDir, `${basename(file, extname(file))}.${f}`);
 
 /** Runs the pipeline in this process, with a worker of its own. Bars follow `watchJob`. */
 async function transcribeHere(ctx: CommandContext, config: Config, r: Request, bars: MultiProgress): Promise<number> {
@@ -62,6 +65,7 @@ async function transcribeHere(ctx: CommandContext, config: Config, r: Request, b
         }
         const transcript = await readTranscript(app.blobs, LOCAL_TENANT, job.id);
         for (const f of r.formats) writeFileSync(outFile(r, file, f), renderTranscript(transcript, f));
+        if (r.notes) await app.blobs.download(notesKey(LOCAL_TENANT, job.id, 'notes.md'), outFile(r, file, 'notes.md'));
       }),
     );
   } finally {
@@ -90,7 +94,9 @@ async function transcribeOnServer(ctx: CommandContext, client: EarshotClient, r:
           ctx.err.write(`${failureLine(name, outcome)} (job ${job.id})\n`);
           return;
         }
-        for (const f of r.formats) await client.download(`/v1/transcriptions/${encodeURIComponent(job.id)}?format=${f}`, outFile(r, file, f));
+        for (const f of [...r.formats, ...(r.notes ? (['notes.md'] as const) : [])]) {
+          await client.download(`/v1/transcriptions/${encodeURIComponent(job.id)}?format=${f}`, outFile(r, file, f));
+        }
       } catch (err) {
         if (!(err instanceof EarshotError)) throw err;
         failures++;
@@ -105,7 +111,7 @@ export const transcribeCommand: Command = {
   name: 'transcribe',
   summary:
     'Transcribes files on this machine through the same pipeline as the server (probe, chunk, ASR in parallel, stitch), or on a server with --server, with a progress bar per file.',
-  usage: 'earshot transcribe FILES... [--language en] [--format txt,srt] [--out DIR] [--engine NAME] [--server URL [--api-key KEY]]',
+  usage: 'earshot transcribe FILES... [--language en] [--format txt,srt] [--out DIR] [--engine NAME] [--notes TEMPLATE] [--server URL [--api-key KEY]]',
   settings: [...DB_SETTINGS, 'concurrency', ...PIPELINE_SETTINGS, 'serverUrl', 'apiKey'],
   options: {
     language: { type: 'string' },
@@ -113,12 +119,14 @@ export const transcribeCommand: Command = {
     out: { type: 'string' },
     engine: { type: 'string' },
     model: { type: 'string' },
+    notes: { type: 'string' },
   },
   optionsHelp: [
     '  --language L   ISO 639-1 code (en, es, ...) or auto (default)',
     `  --format F     comma-separated: ${transcriptFormats.join(', ')} (default txt)`,
     '  --out DIR      where to write FILE.FORMAT (default: the current directory)',
     '  --engine NAME  whisper, pocketsphinx, mock or openai (default: --asr-engine, or the server\'s default)',
+    '  --notes T      also write FILE.notes.md: T is a notes template (diary, meeting, lecture) or true (diary)',
     '  --server URL   upload to this Earshot server (POST /v1/transcriptions), follow its progress and download',
     '                 the results, instead of running the pipeline here',
   ].join('\n'),
@@ -130,8 +138,15 @@ export const transcribeCommand: Command = {
     if (unknown.length > 0) throw new EarshotError('bad_request', `unknown format ${unknown.join(', ')}: use ${transcriptFormats.join(', ')}`);
     const request: Request = {
       files: ctx.args,
-      fields: { language: str(ctx.values.language), engine: str(ctx.values.engine), model: str(ctx.values.model), formats: formats.join(',') },
+      fields: {
+        language: str(ctx.values.language),
+        engine: str(ctx.values.engine),
+        model: str(ctx.values.model),
+        formats: formats.join(','),
+        ...(str(ctx.values.notes) ? { notes: str(ctx.values.notes)! } : {}),
+      },
       formats,
+      notes: Boolean(str(ctx.values.notes)) && str(ctx.values.notes) !== 'false',
       outDir: resolve(str(ctx.values.out) ?? '.'),
     };
     const config = ctx.config();

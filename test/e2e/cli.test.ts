@@ -199,9 +199,10 @@ describe('earshot CLI', () => {
 
   it('transcribes files locally into the output folder, with a progress line per file', { skip: !hasSpeech && 'shared/speech is missing' }, () => {
     const out = join(dataDir, 'out');
-    const r = earshot(['transcribe', resolve(SPEECH_DIR, 'pocketsphinx/goforward.wav'), '--language', 'en', '--format', 'txt,vtt', '--out', out, '--data-dir', dataDir]);
+    const r = earshot(['transcribe', resolve(SPEECH_DIR, 'pocketsphinx/goforward.wav'), '--language', 'en', '--format', 'txt,vtt', '--notes', 'true', '--out', out, '--data-dir', dataDir]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /goforward\.wav 100% 5\/5 succeeded/);
+    assert.match(r.stderr, /goforward\.wav 100% 6\/6 succeeded/, 'five steps and the notes');
+    assert.match(readFileSync(join(out, 'goforward.notes.md'), 'utf8'), /^# \S/);
     assert.ok(wordErrorRate('go forward ten meters', readFileSync(join(out, 'goforward.txt'), 'utf8')).wer <= 0.5);
     assert.match(readFileSync(join(out, 'goforward.vtt'), 'utf8'), /^WEBVTT/);
     const missing = earshot(['transcribe', join(dataDir, 'nope.wav'), '--data-dir', dataDir]);
