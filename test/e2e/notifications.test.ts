@@ -42,7 +42,11 @@ describe('notifications on the embedded default', () => {
 
   before(async () => {
     smtp = await startSmtpServer();
-    hooks = await startWebhookReceiver((req) => ({ status: script.get(req.path)?.shift() ?? 200, body: 'thanks' }));
+    // A status of 0 in a script means: never answer (the sender must time out).
+    hooks = await startWebhookReceiver((req) => {
+      const status = script.get(req.path)?.shift() ?? 200;
+      return status === 0 ? 'hang' : { status, body: 'thanks' };
+    });
     earshot = await startEarshot(
       { 'data-dir': dir },
       {
@@ -51,6 +55,7 @@ describe('notifications on the embedded default', () => {
         EARSHOT_EMAIL_LINK_SECONDS: String(LINK_SECONDS),
         EARSHOT_WEBHOOK_ALLOWLIST: '127.0.0.1',
         EARSHOT_NOTIFY_RETRY_MS: '400',
+        EARSHOT_WEBHOOK_TIMEOUT_MS: '1000',
       },
       { engines: testEngines() },
     );
@@ -177,6 +182,22 @@ describe('notifications on the embedded default', () => {
     }
     assert.equal(logged.attempts, 5);
     assert.equal(logged.state, 'delivered');
+  });
+
+  it('a receiver that does not answer in time is tried again', async () => {
+    script.set('/slow', [0]);
+    const res = await earshot.call('POST', '/v1/jobs', { kind: 'diagnostics', input: { tasks: 1, sleep_ms: 0, webhook_url: `${hooks.url}/slow` } });
+    await earshot.waitForJob(res.body.id);
+    let delivery: { state: string; attempt_log: { ok: boolean; error: string | null; duration_ms: number }[] } | undefined;
+    for (let i = 0; i < 100 && delivery?.state !== 'delivered'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      [delivery] = (await earshot.call('GET', `/v1/jobs/${res.body.id}/deliveries`)).body.data;
+    }
+    assert.equal(delivery!.state, 'delivered');
+    const [first, second] = delivery!.attempt_log;
+    assert.match(first!.error ?? '', /^webhook_unreachable: /);
+    assert.ok(first!.duration_ms >= 900, `the first attempt waited for the 1 s timeout (${first!.duration_ms} ms)`);
+    assert.equal(second!.ok, true);
   });
 
   it('a tenant endpoint receives progress when it asks for job.progress', async () => {
