@@ -18,6 +18,15 @@ describe('webhook signature', () => {
     assert.equal(signWebhook('secret', 1, 'x'), `t=1,v1=${createHmac('sha256', 'secret').update('1.x').digest('hex')}`);
   });
 
+  it('signs with each of several secrets, newest first, for a rotation', () => {
+    const header = signWebhook(['whsec_new', 'whsec_old'], t, body);
+    assert.equal(header, `t=${t},v1=${expectedV1('whsec_new', t, body)},v1=${expectedV1('whsec_old', t, body)}`);
+    assert.equal(verifyWebhookSignature(header, 'whsec_old', body, now), true);
+    assert.equal(verifyWebhookSignature(header, 'whsec_new', body, now), true);
+    assert.equal(verifyWebhookSignature(header, 'whsec_other', body, now), false);
+    assert.throws(() => signWebhook([], t, body), RangeError);
+  });
+
   it('verifies its own signature', () => {
     assert.equal(verifyWebhookSignature(signWebhook(secret, t, body), secret, body, now), true);
   });

@@ -19,11 +19,15 @@ function mac(secret: string, timestampSeconds: number, rawBody: string): Buffer 
   return createHmac('sha256', secret).update(`${timestampSeconds}.${rawBody}`).digest();
 }
 
-/** The signature header's value for `rawBody`, the exact bytes that are sent. */
-export function signWebhook(secret: string, timestampSeconds: number, rawBody: string): string {
-  if (secret === '') throw new RangeError('the webhook secret is empty');
+/**
+ * The signature header's value for `rawBody`, the exact bytes that are sent. Several secrets give one
+ * `v1` each, in order (during a rotation: the new secret, then the old one).
+ */
+export function signWebhook(secret: string | readonly string[], timestampSeconds: number, rawBody: string): string {
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (secrets.length === 0 || secrets.some((s) => s === '')) throw new RangeError('the webhook secret is empty');
   if (!Number.isSafeInteger(timestampSeconds) || timestampSeconds < 0) throw new RangeError('the webhook timestamp must be whole unix seconds');
-  return `t=${timestampSeconds},v1=${mac(secret, timestampSeconds, rawBody).toString('hex')}`;
+  return [`t=${timestampSeconds}`, ...secrets.map((s) => `v1=${mac(s, timestampSeconds, rawBody).toString('hex')}`)].join(',');
 }
 
 /**

@@ -156,6 +156,9 @@ export interface TenantWebhook {
   url: string | null;
   events: string[];
   secret: string;
+  /** After a rotation, the old secret also signs until `previousExpiresAt`, so receivers can switch over. */
+  previousSecret: string | null;
+  previousExpiresAt: number | null;
   createdAt: number;
   updatedAt: number;
 }

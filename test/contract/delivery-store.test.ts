@@ -45,8 +45,8 @@ for (const [name, create] of [
       await ready;
       const [a, b] = await Promise.all([store.ensureTenantWebhookSecret('t1', 'whsec_a', 1), store.ensureTenantWebhookSecret('t1', 'whsec_b', 2)]);
       assert.equal(a, b);
-      const saved = await store.putTenantWebhook({ tenantId: 't1', url: 'https://x.example/h', events: ['job.failed'], secret: a, createdAt: 1, updatedAt: 3 });
-      assert.deepEqual([saved.url, saved.events, saved.secret], ['https://x.example/h', ['job.failed'], a]);
+      const saved = await store.putTenantWebhook({ tenantId: 't1', url: 'https://x.example/h', events: ['job.failed'], secret: a, previousSecret: 'whsec_old', previousExpiresAt: 9, createdAt: 1, updatedAt: 3 });
+      assert.deepEqual([saved.url, saved.events, saved.secret, saved.previousSecret, saved.previousExpiresAt], ['https://x.example/h', ['job.failed'], a, 'whsec_old', 9]);
       assert.equal((await store.ensureTenantWebhookSecret('t1', 'whsec_c', 4)), a);
       assert.equal(await store.getTenantWebhook('nobody'), undefined);
     });

@@ -236,17 +236,32 @@ describe('notifications on the embedded default', () => {
     assert.equal(job.status, 422);
   });
 
-  it('rotating the secret signs later webhooks with the new one only', async () => {
-    const rotated = await earshot.call('POST', '/v1/webhook/rotate-secret');
-    assert.equal(rotated.status, 200);
-    assert.notEqual(rotated.body.secret, secret);
-    const start = hooks.requests.length;
-    const res = await earshot.call('POST', '/v1/jobs', { kind: 'diagnostics', input: { tasks: 1, sleep_ms: 0, webhook_url: `${hooks.url}/rotated` } });
-    await earshot.waitForJob(res.body.id);
-    const [hook] = (await hooks.waitForRequests(start + 1, 15_000)).slice(start);
-    assertSigned(hook!, rotated.body.secret);
-    assert.ok(!verifyWebhookSignature(hook!.headers['earshot-signature'] as string, secret, hook!.body, { nowSeconds: Math.floor(Date.now() / 1000) }));
-    secret = rotated.body.secret;
+  it('rotating the secret: both sign during the overlap asked for, then only the new one', async () => {
+    const sendOne = async (path: string) => {
+      const start = hooks.requests.length;
+      const res = await earshot.call('POST', '/v1/jobs', { kind: 'diagnostics', input: { tasks: 1, sleep_ms: 0, webhook_url: `${hooks.url}${path}` } });
+      await earshot.waitForJob(res.body.id);
+      return (await hooks.waitForRequests(start + 1, 15_000)).at(-1)!;
+    };
+    const verifies = (hook: ReceivedWebhook, key: string) =>
+      verifyWebhookSignature(hook.headers['earshot-signature'] as string, key, hook.body, { nowSeconds: Math.floor(Date.now() / 1000) });
+
+    const overlapping = await earshot.call('POST', '/v1/webhook/rotate-secret', { keep_previous_seconds: 3600 });
+    assert.equal(overlapping.status, 200, JSON.stringify(overlapping.body));
+    assert.notEqual(overlapping.body.secret, secret);
+    assert.ok(Date.parse(overlapping.body.previous_secret_expires_at) > Date.now() + 3500_000);
+    const during = await sendOne('/rotating');
+    assert.equal((during.headers['earshot-signature'] as string).split(',').filter((p) => p.startsWith('v1=')).length, 2);
+    assert.ok(verifies(during, secret), 'receivers still on the old secret accept it');
+    assertSigned(during, overlapping.body.secret);
+
+    const abrupt = await earshot.call('POST', '/v1/webhook/rotate-secret');
+    assert.equal(abrupt.body.previous_secret_expires_at, null);
+    const after = await sendOne('/rotated');
+    assertSigned(after, abrupt.body.secret);
+    assert.ok(!verifies(after, overlapping.body.secret));
+    assert.ok(!verifies(after, secret));
+    secret = abrupt.body.secret;
   });
 });
 

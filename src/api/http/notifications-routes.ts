@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { NotificationService } from '../../pipelines/notify/service.js';
+import type { WebhookSettings } from '../../pipelines/notify/tenant-webhooks.js';
 import { webhookEvents } from '../../pipelines/notify/events.js';
 import type { DeliveryAttempt, DeliveryRecord } from '../../ports/store.js';
 import { errorResponses } from './errors.js';
@@ -38,8 +39,8 @@ function deliveryJson(d: DeliveryRecord & { attemptLog?: DeliveryAttempt[] }) {
   };
 }
 
-function webhookJson(w: { url: string | null; events: string[]; secret: string | null; secretSource: string }) {
-  return { url: w.url, events: w.events, secret: w.secret, secret_source: w.secretSource };
+function webhookJson(w: WebhookSettings) {
+  return { url: w.url, events: w.events, secret: w.secret, secret_source: w.secretSource, previous_secret_expires_at: iso(w.previousSecretExpiresAt) };
 }
 
 export function notificationsRoutes(service: NotificationService): FastifyPluginAsync {
@@ -105,8 +106,19 @@ export function notificationsRoutes(service: NotificationService): FastifyPlugin
       async (request) => webhookJson(await service.setWebhook(request.tenantId, request.body.url, request.body.events)),
     );
 
-    app.post('/v1/webhook/rotate-secret', { schema: { summary: "Replace the tenant's webhook signing secret", tags: ['notifications'], response: errorResponses(401) } }, async (request) =>
-      webhookJson(await service.rotateSecret(request.tenantId)),
+    app.post<{ Body: { keep_previous_seconds?: number } | undefined }>(
+      '/v1/webhook/rotate-secret',
+      {
+        schema: {
+          summary: "Replace the tenant's webhook signing secret",
+          description:
+            'With `keep_previous_seconds`, webhooks carry a second `v1` signature made with the old secret until then (at most 7 days), so receivers can switch without dropping any. Default 0: the old secret stops at once.',
+          tags: ['notifications'],
+          body: { type: ['object', 'null'], additionalProperties: false, properties: { keep_previous_seconds: { type: 'integer', minimum: 0, maximum: 7 * 86400 } } },
+          response: errorResponses(400, 401),
+        },
+      },
+      async (request) => webhookJson(await service.rotateSecret(request.tenantId, request.body?.keep_previous_seconds ?? 0)),
     );
   };
 }

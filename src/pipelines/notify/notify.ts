@@ -234,14 +234,14 @@ async function deliver(ctx: TaskContext, deps: NotifyDeps): Promise<Json> {
 }
 
 async function sendWebhook(ctx: TaskContext, deps: NotifyDeps, d: DeliveryRecord): Promise<{ statusCode: number; response: string }> {
-  const secret = await deps.tenantWebhooks.secret(d.tenantId);
+  const secrets = await deps.tenantWebhooks.secrets(d.tenantId);
   const t = Math.floor(ctx.clock.now() / 1000);
   const res = await deps.webhooks.post({
     url: d.target,
     body: d.payload,
     headers: {
       'content-type': 'application/json',
-      'earshot-signature': signWebhook(secret, t, d.payload),
+      'earshot-signature': signWebhook(secrets, t, d.payload),
       'earshot-delivery': d.id,
       'earshot-event': d.event,
     },

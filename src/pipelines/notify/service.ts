@@ -54,8 +54,9 @@ export class NotificationService {
     return this.o.notify.tenantWebhooks.describe(tenantId);
   }
 
-  async rotateSecret(tenantId: string) {
-    await this.o.notify.tenantWebhooks.rotate(tenantId);
+  /** A new secret; the old one keeps signing alongside it for `keepPreviousSeconds` (0: it stops now). */
+  async rotateSecret(tenantId: string, keepPreviousSeconds = 0) {
+    await this.o.notify.tenantWebhooks.rotate(tenantId, keepPreviousSeconds);
     return this.o.notify.tenantWebhooks.describe(tenantId);
   }
 }

@@ -32,38 +32,71 @@ export class TenantWebhooks {
     return value;
   }
 
-  /** The secret that signs this tenant's webhooks. */
-  async secret(tenantId: string): Promise<string> {
+  /** The secrets that sign this tenant's webhooks: the current one, and the previous one while it is still honoured. */
+  async secrets(tenantId: string): Promise<string[]> {
     const own = await this.store.getTenantWebhook(tenantId);
-    if (own) return own.secret;
-    if (this.defaultSecret) return this.defaultSecret;
+    if (own) return own.previousSecret && (own.previousExpiresAt ?? 0) > this.clock.now() ? [own.secret, own.previousSecret] : [own.secret];
+    if (this.defaultSecret) return [this.defaultSecret];
     this.cache.delete(tenantId);
-    return this.store.ensureTenantWebhookSecret(tenantId, newWebhookSecret(), this.clock.now());
+    return [await this.store.ensureTenantWebhookSecret(tenantId, newWebhookSecret(), this.clock.now())];
   }
 
   /** Whose secret signs: the tenant's own, or the operator's (which a tenant is not shown). */
-  async describe(tenantId: string): Promise<{ url: string | null; events: string[]; secret: string | null; secretSource: 'tenant' | 'operator' }> {
+  async describe(tenantId: string): Promise<WebhookSettings> {
     const own = await this.store.getTenantWebhook(tenantId);
-    if (!own && this.defaultSecret) return { url: null, events: [], secret: null, secretSource: 'operator' };
-    const secret = own?.secret ?? (await this.secret(tenantId));
-    return { url: own?.url ?? null, events: own?.events ?? [], secret, secretSource: 'tenant' };
+    if (!own && this.defaultSecret) return { url: null, events: [], secret: null, secretSource: 'operator', previousSecretExpiresAt: null };
+    const [secret] = own ? [own.secret] : await this.secrets(tenantId);
+    const previous = own?.previousSecret && (own.previousExpiresAt ?? 0) > this.clock.now() ? own.previousExpiresAt : null;
+    return { url: own?.url ?? null, events: own?.events ?? [], secret: secret!, secretSource: 'tenant', previousSecretExpiresAt: previous };
   }
 
   /** Sets (or clears, with null) the endpoint; the tenant keeps its secret, or gets its own now. */
   async put(tenantId: string, url: string | null, events: string[]): Promise<TenantWebhook> {
     const now = this.clock.now();
     const own = await this.store.getTenantWebhook(tenantId);
-    const saved = await this.store.putTenantWebhook({ tenantId, url, events, secret: own?.secret ?? newWebhookSecret(), createdAt: own?.createdAt ?? now, updatedAt: now });
+    const saved = await this.store.putTenantWebhook({
+      tenantId,
+      url,
+      events,
+      secret: own?.secret ?? newWebhookSecret(),
+      previousSecret: own?.previousSecret ?? null,
+      previousExpiresAt: own?.previousExpiresAt ?? null,
+      createdAt: own?.createdAt ?? now,
+      updatedAt: now,
+    });
     this.cache.delete(tenantId);
     return saved;
   }
 
-  /** Replaces the tenant's secret; the old one stops working at once. */
-  async rotate(tenantId: string): Promise<TenantWebhook> {
+  /**
+   * Replaces the tenant's secret. Webhooks are signed with both (two `v1` entries) for
+   * `keepPreviousSeconds`, so receivers can move to the new one without dropping any; 0 ends the old one now.
+   */
+  async rotate(tenantId: string, keepPreviousSeconds = 0): Promise<TenantWebhook> {
     const now = this.clock.now();
     const own = await this.store.getTenantWebhook(tenantId);
-    const saved = await this.store.putTenantWebhook({ tenantId, url: own?.url ?? null, events: own?.events ?? [], secret: newWebhookSecret(), createdAt: own?.createdAt ?? now, updatedAt: now });
+    const previous = own?.secret ?? (this.defaultSecret ? null : await this.store.ensureTenantWebhookSecret(tenantId, newWebhookSecret(), now));
+    const keep = keepPreviousSeconds > 0 && previous !== null;
+    const saved = await this.store.putTenantWebhook({
+      tenantId,
+      url: own?.url ?? null,
+      events: own?.events ?? [],
+      secret: newWebhookSecret(),
+      previousSecret: keep ? previous : null,
+      previousExpiresAt: keep ? now + keepPreviousSeconds * 1000 : null,
+      createdAt: own?.createdAt ?? now,
+      updatedAt: now,
+    });
     this.cache.delete(tenantId);
     return saved;
   }
+}
+
+export interface WebhookSettings {
+  url: string | null;
+  events: string[];
+  secret: string | null;
+  secretSource: 'tenant' | 'operator';
+  /** Until when the secret before the last rotation still signs; null when it does not. */
+  previousSecretExpiresAt: number | null;
 }

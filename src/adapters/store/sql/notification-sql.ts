@@ -15,6 +15,8 @@ function webhookFromRow(r: Row): TenantWebhook {
     url: strOrNull(r.url),
     events: fromJson<string[]>(r.events) ?? [],
     secret: String(r.secret),
+    previousSecret: strOrNull(r.previous_secret),
+    previousExpiresAt: numOrNull(r.previous_expires_at),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -59,9 +61,10 @@ export class NotificationSql {
 
   async putTenantWebhook(w: TenantWebhook): Promise<TenantWebhook> {
     await this.db.run(
-      `INSERT INTO tenant_webhooks (tenant_id, url, events, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, events = excluded.events, secret = excluded.secret, updated_at = excluded.updated_at`,
-      [w.tenantId, w.url, JSON.stringify(w.events), w.secret, w.createdAt, w.updatedAt],
+      `INSERT INTO tenant_webhooks (tenant_id, url, events, secret, previous_secret, previous_expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, events = excluded.events, secret = excluded.secret,
+         previous_secret = excluded.previous_secret, previous_expires_at = excluded.previous_expires_at, updated_at = excluded.updated_at`,
+      [w.tenantId, w.url, JSON.stringify(w.events), w.secret, w.previousSecret, w.previousExpiresAt, w.createdAt, w.updatedAt],
     );
     return (await this.getTenantWebhook(w.tenantId))!;
   }

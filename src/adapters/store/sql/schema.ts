@@ -121,6 +121,8 @@ CREATE TABLE tenant_webhooks (
   url TEXT,
   events TEXT NOT NULL,
   secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_expires_at ${t.bigint},
   created_at ${t.bigint} NOT NULL,
   updated_at ${t.bigint} NOT NULL
 );
