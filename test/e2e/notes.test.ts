@@ -50,6 +50,9 @@ describe('notes without a chat model (extractive)', () => {
       assert.ok((md.body as string).startsWith(`# ${notes.body.title}`));
       assert.match(md.body as string, /## Key points/);
 
+      // The job itself says where its results are served.
+      assert.deepEqual(Object.keys(job.links.results).sort(), ['notes', 'notes.md', 'txt']);
+      assert.equal((await earshot.call('GET', job.links.results['notes.md'])).body, md.body);
       const links = await earshot.call('GET', `/v1/transcriptions/${job.id}/links`);
       assert.deepEqual(Object.keys(links.body.links).sort(), ['notes', 'notes.md', 'txt']);
 

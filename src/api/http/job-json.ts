@@ -6,6 +6,7 @@
 import { priorityName, taskStates, jobStatuses, type Json, type Priority, type StepProgress, type TaskRecord } from '../../core/job.js';
 import type { ErrorInfo } from '../../core/errors.js';
 import type { DeadTask, JobDetail, JobSummary } from '../../ports/store.js';
+import { describers } from '../../pipelines/index.js';
 
 export interface ErrorJson {
   code: string;
@@ -67,6 +68,12 @@ function errorJson(e: ErrorInfo): ErrorJson {
 
 const jobPath = (id: string) => `/v1/jobs/${encodeURIComponent(id)}`;
 
+/** Where a succeeded job's results are served, by name, for job kinds that produce files. */
+function resultLinks(job: JobSummary): Record<string, string> {
+  const describe = job.status === 'succeeded' ? describers[job.kind] : undefined;
+  return describe ? Object.fromEntries(describe(job).results.map((r) => [r.name, r.apiPath])) : {};
+}
+
 /** A job as lists show it. `nowMs` measures jobs still waiting or running. */
 export function jobJson(job: JobSummary, nowMs: number): JobJson {
   const queuedUntil = job.startedAt ?? job.finishedAt ?? nowMs;
@@ -87,8 +94,7 @@ export function jobJson(job: JobSummary, nowMs: number): JobJson {
       run_ms: job.startedAt === null ? null : Math.max(0, (job.finishedAt ?? nowMs) - job.startedAt),
     },
     input: job.input,
-    // Pipelines that produce files add signed download links under `results` (transcript, subtitles ...).
-    links: { self, cancel: `${self}/cancel`, retry: `${self}/retry`, results: {} },
+    links: { self, cancel: `${self}/cancel`, retry: `${self}/retry`, results: resultLinks(job) },
   };
 }
 
@@ -169,7 +175,7 @@ const jobProperties = {
       self: { type: 'string' },
       cancel: { type: 'string' },
       retry: { type: 'string' },
-      results: { type: 'object', additionalProperties: { type: 'string' }, description: 'Download links of finished results, by name.' },
+      results: { type: 'object', additionalProperties: { type: 'string' }, description: 'Where a succeeded job\'s results are served (API routes), by name: txt, srt, notes ...' },
     },
   },
 } as const;

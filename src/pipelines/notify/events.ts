@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ErrorInfo } from '../../core/errors.js';
-import type { Json, JobStatus } from '../../core/job.js';
+import type { Json, JobRecord, JobStatus } from '../../core/job.js';
 import type { JobDetail } from '../../ports/store.js';
 
 export const webhookEvents = ['job.succeeded', 'job.failed', 'job.cancelled', 'job.progress'] as const;
@@ -37,7 +37,7 @@ export interface JobDescription {
   results: ResultFile[];
 }
 
-export type JobDescriber = (job: JobDetail) => JobDescription;
+export type JobDescriber = (job: JobRecord) => JobDescription;
 
 export interface EventLink {
   url: string;

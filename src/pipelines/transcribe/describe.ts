@@ -1,10 +1,10 @@
-/** How a transcription presents itself in notifications: the file's name and its result files. */
-import type { JobDetail } from '../../ports/store.js';
+/** How a transcription presents itself in notifications and job views: the file's name and its result files. */
+import type { JobRecord } from '../../core/job.js';
 import type { JobDescription, ResultFile } from '../notify/events.js';
 import type { TranscriptionInput } from './options.js';
 import { notesKey, resultKey } from './keys.js';
 
-export function describeTranscription(job: JobDetail): JobDescription {
+export function describeTranscription(job: JobRecord): JobDescription {
   const input = job.input as unknown as TranscriptionInput;
   const title = input.source?.filename ?? job.id;
   const base = title.replace(/\.[^./\\]+$/, '') || job.id;
