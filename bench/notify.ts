@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp, createWorker, LOCAL_TENANT, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
+import { outcomeAt } from '../src/pipelines/notify/events.js';
 import { silentLogger } from '../src/ports/logger.js';
 import { startSmtpServer } from '../test/support/smtp-server.js';
 import { startWebhookReceiver } from '../test/support/webhook-receiver.js';
@@ -64,13 +65,10 @@ async function submitAll(app: App, input: (i: number) => Record<string, unknown>
   return ids;
 }
 
-/** When each job reached its outcome: its last non-finaliser task's finish. */
+/** When each job reached its outcome, as its notification says. */
 async function outcomeTimes(app: App, ids: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const id of ids) {
-    const job = await app.engine.getJob(id);
-    out.set(id, Math.max(...job.tasks.filter((t) => !t.alwaysRun).map((t) => t.finishedAt ?? 0)));
-  }
+  for (const id of ids) out.set(id, outcomeAt(await app.engine.getJob(id)));
   return out;
 }
 

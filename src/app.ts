@@ -156,6 +156,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     publicUrl: config.publicUrl,
     linkSeconds: config.emailLinkSeconds,
     retryInitialMs: config.notifyRetryMs,
+    clock,
     ...(mailer ? { mailer } : {}),
   };
   const llm: Llm | undefined = config.llm
@@ -175,7 +176,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     });
   const engine = new Engine({ store, registry, clock });
   const notifications = new NotificationService({ engine, notify });
-  const transcriptions = new TranscriptionService({ engine, store, blobs, engines, maxUploadBytes: config.maxUploadBytes, notifications });
+  const transcriptions = new TranscriptionService({ engine, store, blobs, engines, maxUploadBytes: config.maxUploadBytes });
   return {
     config,
     store,
@@ -184,7 +185,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     engines,
     transcriptions,
     notifications,
-    onTaskFinished: progressNotifier({ ...notify, describers }, registry),
+    onTaskFinished: progressNotifier({ ...notify, describers }, engine),
     registry,
     engine,
     clock,

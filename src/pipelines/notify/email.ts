@@ -15,7 +15,7 @@ function utc(iso: string): string {
 /** The e-mail for an outcome event; `links` are download URLs by result name, signed when sent. */
 export function outcomeEmail(to: string, event: JobEvent, links: Record<string, { url: string; expiresAt: number }>, headers: Record<string, string>): EmailMessage {
   const { job } = event.data;
-  const what = `${job.kind === 'transcription' ? 'transcription' : job.kind} of "${job.title}"`;
+  const what = `${job.kind} of "${job.title}"`;
   const lines: string[] = [];
   const html: string[] = [];
   let subject: string;

@@ -14,6 +14,9 @@ export type WebhookEvent = (typeof webhookEvents)[number];
 /** What a webhook receives when it names no events: every outcome, no progress. */
 export const defaultWebhookEvents: readonly WebhookEvent[] = ['job.succeeded', 'job.failed', 'job.cancelled'];
 
+/** Something that looks like an address a mail server can take. */
+export const isEmailAddress = (s: string) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s);
+
 export const isWebhookEvent = (e: string): e is WebhookEvent => (webhookEvents as readonly string[]).includes(e);
 
 /** A result file of a job, as its pipeline describes it. */
@@ -31,8 +34,6 @@ export interface ResultFile {
 export interface JobDescription {
   /** What the job worked on, e.g. the uploaded file's name. */
   title: string;
-  /** "transcription" */
-  noun: string;
   /** Result files; only read for a succeeded job. */
   results: ResultFile[];
 }

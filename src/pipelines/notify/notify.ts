@@ -6,6 +6,7 @@
  * schedule (exponential backoff for up to 24 hours) without holding the job open.
  */
 import { EarshotError, permanent, retryable, toErrorInfo } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
 import type { Json } from '../../core/job.js';
 import { signWebhook } from '../../core/webhook-signature.js';
 import { Engine } from '../../engine/engine.js';
@@ -17,6 +18,7 @@ import { outcomeEmail } from './email.js';
 import {
   defaultWebhookEvents,
   hashId,
+  isEmailAddress,
   isWebhookEvent,
   jobEvent,
   jobTargets,
@@ -48,6 +50,8 @@ export interface NotifyDeps {
   retryInitialMs?: number;
   /** How long a delivery keeps being retried. Default 24 hours. */
   retryWindowMs?: number;
+  /** The clock delivery jobs are submitted by. Default the system clock. */
+  clock?: Clock;
   /** How each job kind is presented; kinds without one are described by kind and id. */
   describers: Record<string, JobDescriber>;
 }
@@ -61,7 +65,7 @@ interface DeliverInput {
 const DAY_MS = 24 * 3600_000;
 
 export function registerNotify(registry: Registry, deps: NotifyDeps): void {
-  const engine = new Engine({ store: deps.store, registry });
+  const engine = new Engine({ store: deps.store, registry, ...(deps.clock ? { clock: deps.clock } : {}) });
   registry.defineTask({ type: NOTIFY_STEPS.finalise, pool: 'io', retry: { maxAttempts: 5, initialDelayMs: 1000 }, handler: (ctx) => finalise(ctx, deps, engine) });
   registry.defineTask({
     type: NOTIFY_STEPS.deliver,
@@ -92,14 +96,14 @@ export async function checkTargets(
   if (targets.email && !deps.mailer) {
     throw new EarshotError('email_unavailable', 'this server sends no e-mail (no mail server is configured)', { details: { setting: 'EARSHOT_SMTP_URL' } });
   }
-  if (targets.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(targets.email)) throw permanent('bad_request', 'notify_email is not an e-mail address');
+  if (targets.email && !isEmailAddress(targets.email)) throw permanent('bad_request', 'notify_email is not an e-mail address');
   if (targets.webhookUrl) await deps.webhooks.check(targets.webhookUrl);
   const bad = (targets.webhookEvents ?? []).filter((e) => !isWebhookEvent(e));
   if (bad.length > 0) throw permanent('bad_request', `webhook_events must be among ${webhookEvents.join(', ')}`, { events: bad });
 }
 
 export function describe(deps: Pick<NotifyDeps, 'describers'>, job: JobDetail): JobDescription {
-  return deps.describers[job.kind]?.(job) ?? { title: job.id, noun: job.kind, results: [] };
+  return deps.describers[job.kind]?.(job) ?? { title: job.id, results: [] };
 }
 
 /** One webhook delivery per target that wants this event, plus the e-mail for outcomes. */
@@ -177,8 +181,7 @@ async function finalise(ctx: TaskContext, deps: NotifyDeps, engine: Engine): Pro
  * Progress events for jobs that asked for `job.progress`: one when a step of the job completes.
  * Called with every task a worker finished; cheap for jobs that did not ask.
  */
-export function progressNotifier(deps: NotifyDeps, registry: Registry): (task: { jobId: string; type: string; tenantId: string; jobInput: Json; outcome: string }) => void {
-  const engine = new Engine({ store: deps.store, registry });
+export function progressNotifier(deps: NotifyDeps, engine: Engine): (task: { jobId: string; type: string; tenantId: string; jobInput: Json; outcome: string }) => void {
   return (task) => {
     if (task.outcome !== 'succeeded' || task.type.startsWith('notify.')) return;
     void (async () => {
@@ -190,7 +193,7 @@ export function progressNotifier(deps: NotifyDeps, registry: Registry): (task: {
       const step = job?.steps.find((s) => s.step === task.type);
       if (!job || !step || step.done !== step.total || job.finishedAt !== null) return;
       const description = describe(deps, job);
-      const event = jobEvent('job.progress', job, description, { id: hashId('evt', job.id, 'job.progress', step.step, String(job.startedAt)), now: Date.now(), publicUrl: deps.publicUrl, step: step.step });
+      const event = jobEvent('job.progress', job, description, { id: hashId('evt', job.id, 'job.progress', step.step, String(job.startedAt)), now: engine.clock.now(), publicUrl: deps.publicUrl, step: step.step });
       const deliveries = (await plannedDeliveries(deps, job, event)).filter((d) => d.channel === 'webhook');
       await queueDeliveries(engine, deps, deliveries, Date.parse(event.created_at));
     })().catch(() => {

@@ -17,11 +17,6 @@ export interface NotificationServiceOptions {
 export class NotificationService {
   constructor(private readonly o: NotificationServiceOptions) {}
 
-  /** Refuses, at submission, targets that could never be delivered to. */
-  checkTargets(targets: { email?: string | undefined; webhookUrl?: string | undefined; webhookEvents?: string[] | undefined }): Promise<void> {
-    return checkTargets(this.o.notify, targets);
-  }
-
   async deliveries(tenantId: string, jobId: string): Promise<(DeliveryRecord & { attemptLog: DeliveryAttempt[] })[]> {
     await this.o.engine.getJob(jobId, tenantId);
     return this.o.engine.store.listDeliveries(jobId, tenantId);
@@ -49,7 +44,7 @@ export class NotificationService {
 
   async setWebhook(tenantId: string, url: string | null, events: string[] | undefined) {
     const list = events && events.length > 0 ? [...new Set(events)] : [...defaultWebhookEvents];
-    await this.checkTargets({ webhookEvents: list, ...(url ? { webhookUrl: url } : {}) });
+    await checkTargets(this.o.notify, { webhookEvents: list, ...(url ? { webhookUrl: url } : {}) });
     await this.o.notify.tenantWebhooks.put(tenantId, url, list);
     return this.o.notify.tenantWebhooks.describe(tenantId);
   }

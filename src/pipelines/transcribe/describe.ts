@@ -14,5 +14,5 @@ export function describeTranscription(job: JobRecord): JobDescription {
     results.push({ name: 'notes', key: notesKey(job.tenantId, job.id, 'notes'), downloadName: `${base}.notes.json`, apiPath: api('notes') });
     results.push({ name: 'notes.md', key: notesKey(job.tenantId, job.id, 'notes.md'), downloadName: `${base}.notes.md`, apiPath: api('notes.md') });
   }
-  return { title, noun: 'transcription', results };
+  return { title, results };
 }

@@ -6,6 +6,7 @@ import { EarshotError, permanent } from '../../core/errors.js';
 import { isPriority, type Json, type Priority } from '../../core/job.js';
 import { transcriptFormats, type TranscriptFormat } from './render.js';
 import { isNoteTemplate, noteTemplates } from '../notes/templates.js';
+import { isEmailAddress } from '../notify/events.js';
 
 /** ISO 639-1 codes Whisper knows, plus 'auto'. */
 export const whisperLanguages = new Set(
@@ -91,7 +92,7 @@ export function parseTranscriptionOptions(raw: RawOptions, defaults: { engine: s
   const priority = str(raw.priority) ?? 'normal';
   if (!isPriority(priority)) throw permanent('bad_request', 'priority must be urgent, high, normal or low');
   const notifyEmail = str(raw.notify_email);
-  if (notifyEmail && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(notifyEmail)) throw permanent('bad_request', 'notify_email is not an e-mail address');
+  if (notifyEmail && !isEmailAddress(notifyEmail)) throw permanent('bad_request', 'notify_email is not an e-mail address');
   const webhookUrl = str(raw.webhook_url);
   if (webhookUrl && !/^https?:\/\//.test(webhookUrl)) throw permanent('bad_request', 'webhook_url must be an http(s) URL');
   const rawEvents = Array.isArray(raw.webhook_events) ? raw.webhook_events.join(',') : str(raw.webhook_events);

@@ -11,7 +11,6 @@ import type { Engine } from '../../engine/engine.js';
 import type { AsrEngines } from '../../ports/asr-engine.js';
 import type { BlobStore, SignedUrl } from '../../ports/blob-store.js';
 import type { Store } from '../../ports/store.js';
-import type { NotificationService } from '../notify/service.js';
 import { parseTranscriptionOptions, transcriptionInputJson, uploadBlobKey, type RawOptions, type TranscriptionInput } from './options.js';
 import { contentTypes, transcriptFormats, type TranscriptFormat } from './render.js';
 import { describeTranscription } from './describe.js';
@@ -26,8 +25,6 @@ export interface TranscriptionServiceOptions {
   maxUploadBytes: number;
   /** How long pre-signed upload URLs work. Default 3600 s. */
   uploadUrlSeconds?: number;
-  /** Checks notify_email and webhook_url at submission; without it they are checked when sent. */
-  notifications?: Pick<NotificationService, 'checkTargets'>;
 }
 
 export interface FileMeta {
@@ -100,7 +97,7 @@ export class TranscriptionService {
   }
 
   /**
-   * Turns an upload into a job. Bad options or an empty file remove the upload; completing twice
+   * Turns an upload into a job. Bad options, an empty file or a refused job remove the upload; completing twice
    * (or replaying an idempotency key) returns the job the first call made.
    */
   async submitUpload(tenantId: string, uploadId: string, raw: RawOptions, idempotencyKey?: string): Promise<{ job: JobRecord; created: boolean }> {
@@ -114,7 +111,6 @@ export class TranscriptionService {
     let options;
     try {
       options = this.options(raw);
-      await this.o.notifications?.checkTargets({ email: options.notifyEmail, webhookUrl: options.webhookUrl, webhookEvents: options.webhookEvents });
       if (info.sizeBytes === 0) throw permanent('bad_request', 'the file is empty');
       if (info.sizeBytes > this.o.maxUploadBytes) {
         throw new EarshotError('payload_too_large', `the file is larger than ${this.o.maxUploadBytes} bytes`, { details: { max_bytes: this.o.maxUploadBytes } });
@@ -125,7 +121,14 @@ export class TranscriptionService {
     }
     const { priority, ...rest } = options;
     const meta: FileMeta = { sizeBytes: info.sizeBytes, ...(upload.filename ? { filename: upload.filename } : {}), ...(upload.contentType ? { contentType: upload.contentType } : {}) };
-    const result = await this.submit(tenantId, { ...rest, source: { uploadId, ...meta } }, priority, idempotencyKey ?? `upload:${uploadId}`);
+    let result;
+    try {
+      result = await this.submit(tenantId, { ...rest, source: { uploadId, ...meta } }, priority, idempotencyKey ?? `upload:${uploadId}`);
+    } catch (err) {
+      // Refused at submission (a notification target, for one): the upload goes, as with bad options.
+      if (err instanceof EarshotError && !err.retryable && !upload.jobId) await this.o.blobs.delete(upload.blobKey);
+      throw err;
+    }
     if (result.created) await this.o.store.completeUpload(uploadId, result.job.id);
     else if (!upload.jobId) await this.o.blobs.delete(upload.blobKey); // a replay: the first request's upload is the one in use
     return result;
