@@ -5,10 +5,11 @@
  * attempt is decided here, from the status: a bad key will not get better, a busy server may.
  */
 import { ASR_SAMPLE_RATE, type AsrCapabilities } from '../../../core/asr.js';
-import { abortError, EarshotError, retryable } from '../../../core/errors.js';
+import { EarshotError, retryable } from '../../../core/errors.js';
 import { encodeWav } from '../../../core/wav.js';
 import type { AsrEngine, AsrRequest, AsrResult } from '../../../ports/asr-engine.js';
 import { createConcurrencyLimit } from '../concurrency-limit.js';
+import { createEngineCalls } from '../engine-calls.js';
 import { whisperLanguageCode } from '../whisper-languages.js';
 import { httpFailure, parseVerboseJson } from './openai-response.js';
 
@@ -43,8 +44,7 @@ export function createOpenAiEngine(options: OpenAiEngineOptions): AsrEngine {
   const wordTimestamps = options.wordTimestamps ?? true;
   const capabilities: AsrCapabilities = { languages: 'any', languageDetection: true, wordTimestamps, streaming: false, translation: options.translation ?? true };
   const limit = createConcurrencyLimit(options.maxConcurrent ?? 4);
-  const closing = new AbortController();
-  const calls = new Set<Promise<unknown>>();
+  const calls = createEngineCalls();
 
   const form = (request: AsrRequest): FormData => {
     const f = new FormData();
@@ -61,9 +61,9 @@ export function createOpenAiEngine(options: OpenAiEngineOptions): AsrEngine {
     return f;
   };
 
-  const call = async (request: AsrRequest): Promise<AsrResult> => {
+  const call = async (request: AsrRequest, signal: AbortSignal): Promise<AsrResult> => {
     const timeout = new AbortController();
-    const both = AbortSignal.any([closing.signal, timeout.signal, ...(request.signal ? [request.signal] : [])]);
+    const both = AbortSignal.any([signal, timeout.signal]);
     const timer = setTimeout(() => timeout.abort(), timeoutMs);
     const url = new URL(request.translate ? 'audio/translations' : 'audio/transcriptions', base);
     let release: (() => void) | undefined;
@@ -82,8 +82,8 @@ export function createOpenAiEngine(options: OpenAiEngineOptions): AsrEngine {
       const language = request.translate ? 'en' : request.language !== 'auto' ? request.language : (whisperLanguageCode(parsed.language ?? '') ?? 'und');
       return { text: parsed.segments.map((s) => s.text).join(' '), language, segments: parsed.segments };
     } catch (err) {
-      if (request.signal?.aborted) throw abortError('the ASR call was aborted');
-      if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine was closed during the call');
+      // Aborts by the caller or by close() are named by createEngineCalls.
+      if (signal.aborted) throw err;
       if (timeout.signal.aborted) throw retryable('asr_failed', `the transcription server did not answer within ${timeoutMs} ms`, { reason: 'timeout', timeoutMs });
       if (err instanceof EarshotError) throw err;
       // fetch rejects with a TypeError whose cause is the socket error (ECONNREFUSED, ECONNRESET, ...).
@@ -104,20 +104,14 @@ export function createOpenAiEngine(options: OpenAiEngineOptions): AsrEngine {
     model,
     capabilities,
 
-    async transcribe(request) {
-      if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine is closed');
-      if (request.signal?.aborted) throw abortError('the ASR call was aborted');
-      if (request.translate && !capabilities.translation) throw new EarshotError('unsupported_language', 'this transcription server cannot translate');
-      if (request.pcm.length === 0) return { text: '', language: request.translate ? 'en' : request.language === 'auto' ? 'und' : request.language, segments: [] };
-      const running = call(request);
-      calls.add(running);
-      void running.catch(() => {}).finally(() => calls.delete(running));
-      return running;
+    transcribe(request) {
+      return calls.run(request.signal, async (signal) => {
+        if (request.translate && !capabilities.translation) throw new EarshotError('unsupported_language', 'this transcription server cannot translate');
+        if (request.pcm.length === 0) return { text: '', language: request.translate ? 'en' : request.language === 'auto' ? 'und' : request.language, segments: [] };
+        return call(request, signal);
+      });
     },
 
-    async close() {
-      closing.abort();
-      await Promise.allSettled([...calls]);
-    },
+    close: () => calls.close(),
   };
 }

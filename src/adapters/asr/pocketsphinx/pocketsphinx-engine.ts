@@ -14,6 +14,7 @@ import { ASR_SAMPLE_RATE, supportsLanguage, type AsrCapabilities } from '../../.
 import { abortError, EarshotError, permanent, retryable } from '../../../core/errors.js';
 import type { AsrEngine, AsrResult } from '../../../ports/asr-engine.js';
 import { createConcurrencyLimit } from '../concurrency-limit.js';
+import { createEngineCalls } from '../engine-calls.js';
 import { parsePocketsphinxOutput } from './pocketsphinx-output.js';
 
 export interface PocketsphinxEngineOptions {
@@ -48,8 +49,7 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   const missing = Object.values(model).filter((p) => !existsSync(p));
   if (missing.length > 0) throw new EarshotError('invalid_config', 'pocketsphinx model files are missing', { details: { missing } });
 
-  const closing = new AbortController();
-  const calls = new Set<Promise<unknown>>();
+  const calls = createEngineCalls();
 
   const decode = async (pcm: Int16Array, signal: AbortSignal): Promise<AsrResult> => {
     const file = join(tmpDir, `earshot-pocketsphinx-${randomUUID()}.raw`);
@@ -60,27 +60,24 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
       args.push('-samprate', String(ASR_SAMPLE_RATE), '-input_endian', endianness() === 'LE' ? 'little' : 'big');
       const audioMs = (pcm.length * 1000) / ASR_SAMPLE_RATE;
       const stdout = await runDecoder(binary, args, signal, Math.max(timeoutMs, Math.ceil(2 * audioMs)));
-      const segments = parsePocketsphinxOutput(stdout, Math.floor((pcm.length * 1000) / ASR_SAMPLE_RATE));
+      const segments = parsePocketsphinxOutput(stdout, Math.floor(audioMs));
       return { text: segments.map((s) => s.text).join(' '), language: 'en', segments };
     } finally {
       await rm(file, { force: true });
     }
   };
 
-  const call = async (pcm: Int16Array, signal: AbortSignal | undefined): Promise<AsrResult> => {
-    // A signal per call: listeners must not pile up on the engine's own.
-    const both = AbortSignal.any(signal ? [signal, closing.signal] : [closing.signal]);
+  const call = async (pcm: Int16Array, signal: AbortSignal): Promise<AsrResult> => {
     try {
-      const release = await limit.acquire(both);
+      const release = await limit.acquire(signal);
       try {
-        return await decode(pcm, both);
+        return await decode(pcm, signal);
       } finally {
         release();
       }
     } catch (err) {
-      if (signal?.aborted) throw abortError('the ASR call was aborted');
-      if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine was closed during the call');
-      if (err instanceof EarshotError) throw err;
+      // Aborts by the caller or by close() are named by createEngineCalls.
+      if (signal.aborted || err instanceof EarshotError) throw err;
       throw new EarshotError('asr_failed', 'pocketsphinx could not run', { retryable: true, cause: err, details: { error: String(err) } });
     }
   };
@@ -90,23 +87,17 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
     model: basename(modelDir),
     capabilities: POCKETSPHINX_CAPABILITIES,
 
-    async transcribe({ pcm, language, signal }) {
-      if (closing.signal.aborted) throw retryable('asr_failed', 'the ASR engine is closed');
-      if (signal?.aborted) throw abortError('the ASR call was aborted');
-      if (!supportsLanguage(POCKETSPHINX_CAPABILITIES, language)) throw permanent('unsupported_language', 'pocketsphinx transcribes English only', { language, supported: ['en'] });
-      // English in, English out: `translate` changes nothing here.
-      if (pcm.length === 0) return { text: '', language: 'en', segments: [] };
-      const running = call(pcm, signal);
-      calls.add(running);
-      void running.catch(() => {}).finally(() => calls.delete(running));
-      return running;
+    transcribe({ pcm, language, signal }) {
+      return calls.run(signal, async (callSignal) => {
+        if (!supportsLanguage(POCKETSPHINX_CAPABILITIES, language)) throw permanent('unsupported_language', 'pocketsphinx transcribes English only', { language, supported: ['en'] });
+        // English in, English out: `translate` changes nothing here.
+        if (pcm.length === 0) return { text: '', language: 'en', segments: [] };
+        return call(pcm, callSignal);
+      });
     },
 
     /** Kills running decoders, fails waiting calls, and returns once their temp files are gone. */
-    async close() {
-      closing.abort();
-      await Promise.allSettled([...calls]);
-    },
+    close: () => calls.close(),
   };
 }
 
