@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { EarshotError } from '../core/errors.js';
+import { EarshotError, isErrorCode } from '../core/errors.js';
 
 export interface ClientOptions {
   /** http(s)://host:port, without a trailing slash. */
@@ -231,7 +231,7 @@ async function errorFrom(res: Response): Promise<EarshotError> {
   const e = body.error;
   const retryableStatus = res.status >= 500 || res.status === 429;
   if (e?.code && e.message) {
-    return new EarshotError(e.code, e.message, { retryable: retryableStatus, details: { status: res.status, ...(e.details ?? {}) } });
+    return new EarshotError(isErrorCode(e.code) ? e.code : 'http_error', e.message, { retryable: retryableStatus, details: { status: res.status, ...(e.details ?? {}) } });
   }
   return new EarshotError(retryableStatus ? 'unavailable' : 'http_error', `${res.status} ${res.statusText}${text ? `: ${text.slice(0, 200)}` : ''}`, {
     retryable: retryableStatus,

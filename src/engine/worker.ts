@@ -264,8 +264,7 @@ export class Worker extends EventEmitter {
       const policy = this.registry.task(task.type)?.retry ?? defaultRetryPolicy;
       const retry = error.retryable && task.attempt < task.maxAttempts;
       // A service that said when to come back (429 Retry-After) is not asked earlier than that.
-      const retryAfterMs = Number(error.details?.retry_after_ms ?? 0);
-      const delayMs = Math.max(backoffDelayMs(policy, task.attempt, this.random()), Number.isFinite(retryAfterMs) ? retryAfterMs : 0);
+      const delayMs = Math.max(backoffDelayMs(policy, task.attempt, this.random()), error.retryAfterMs ?? 0);
       const retryAt = retry ? this.clock.now() + delayMs : null;
       log.warn({ err: error, retry_at: retryAt }, retry ? 'task failed; will retry' : 'task failed');
       entry.settled = true;

@@ -34,7 +34,7 @@ export interface ChatJsonResponse {
 
 /**
  * Errors are EarshotErrors: `llm_unavailable` (retryable: timeouts, connection errors, 5xx, 429 with
- * `details.retry_after_ms` from Retry-After) or `llm_failed` (permanent: 4xx such as a bad key or an
+ * `retryAfterMs` from Retry-After) or `llm_failed` (permanent: 4xx such as a bad key or an
  * unknown model, or a success without an answer). Neither carries the API key.
  */
 export interface Llm {

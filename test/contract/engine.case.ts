@@ -141,7 +141,7 @@ export function engineContract(factory: StoreFactory): void {
       const lease = { taskId: stale.id, leaseToken: stale.leaseToken };
       assert.deepEqual(await store.heartbeat([lease], 1000, clock.now()), ['lost']);
       assert.deepEqual(await store.complete([{ ...lease, output: 'stale' }], clock.now()), ['lost']);
-      assert.deepEqual(await store.fail([{ ...lease, error: { code: 'x', message: 'x', retryable: false }, retryAt: null }], clock.now()), ['lost']);
+      assert.deepEqual(await store.fail([{ ...lease, error: { code: 'handler_failed', message: 'x', retryable: false }, retryAt: null }], clock.now()), ['lost']);
       assert.deepEqual(await store.complete([{ taskId: fresh.id, leaseToken: fresh.leaseToken, output: 'fresh' }], clock.now()), ['ok']);
       const job = await engine.getJob(fresh.jobId);
       assert.equal(job.tasks[0]!.output, 'fresh');
@@ -232,7 +232,7 @@ export function engineContract(factory: StoreFactory): void {
     it('runs always-run tasks when the job fails, without changing its outcome', async () => {
       nextTest();
       handlers.set('broken', async () => {
-        throw permanent('bad', 'no');
+        throw permanent('bad_request', 'no');
       });
       await startWorker();
       const { job } = await submit([
@@ -334,7 +334,7 @@ export function engineContract(factory: StoreFactory): void {
       handlers.set('a', async () => (runs.push('a'), 'A'));
       handlers.set('b', async () => {
         runs.push('b');
-        if (failB) throw permanent('bad_b', 'b failed');
+        if (failB) throw permanent('unprocessable', 'b failed');
         return 'B';
       });
       handlers.set('c', async () => (runs.push('c'), 'C'));

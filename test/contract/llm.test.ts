@@ -111,14 +111,14 @@ describe('Llm: openai-compatible', () => {
     assert.ok(Date.now() - started < 3_000);
   });
 
-  it('maps 429 to llm_unavailable with retry_after_ms, from seconds or an HTTP date', async () => {
+  it('maps 429 to llm_unavailable with retryAfterMs, from seconds or an HTTP date', async () => {
     server.script(reply.tooMany('7'), reply.tooMany(new Date(Date.now() + 30_000).toUTCString()));
     const seconds = await failure(llm().chatJson(request()));
     assert.equal(seconds.code, 'llm_unavailable');
     assert.equal(seconds.retryable, true);
-    assert.equal(seconds.details.retry_after_ms, 7000);
+    assert.equal(seconds.retryAfterMs, 7000);
     const date = await failure(llm().chatJson(request()));
-    assert.ok(date.details.retry_after_ms > 25_000 && date.details.retry_after_ms <= 30_000, String(date.details.retry_after_ms));
+    assert.ok(date.retryAfterMs > 25_000 && date.retryAfterMs <= 30_000, String(date.retryAfterMs));
   });
 
   it('maps 5xx to llm_unavailable, retryable', async () => {

@@ -84,7 +84,7 @@ describe('notes from a chat model', () => {
       const notesTask = job.tasks.find((t: { step: string }) => t.step === 'transcribe.notes');
       assert.equal(notesTask.attempts, 2, 'the 429 cost one attempt');
       assert.equal(notesTask.errors[0].code, 'llm_unavailable');
-      assert.ok(notesTask.errors[0].details.retry_after_ms >= 1000);
+      assert.ok(notesTask.errors[0].retry_after_ms >= 1000);
       // The retry carried the model's bad answer and what was wrong with it.
       const retry = chat.requests[2]!.body.messages as { role: string; content: string }[];
       assert.ok(retry.some((m) => m.role === 'assistant' && m.content.includes('Cut short')));

@@ -15,11 +15,22 @@ const NAMES: Record<string, string> = { en: 'english', es: 'spanish' };
 export interface OpenAiAsrServer {
   /** The API root to give the engine (`http://127.0.0.1:PORT/v1`). */
   baseUrl: string;
+  /** When each transcription request arrived (Date.now()), in order. */
+  arrivals: number[];
   close(): Promise<void>;
 }
 
+/** A canned answer for one request, sent instead of transcribing (a 429 with Retry-After, say). */
+export interface CannedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
 /** Serves `engine`; a request without a language is transcribed as `fallbackLanguage` (for engines that cannot detect). */
-export async function startOpenAiAsrServer(engine: AsrEngine, fallbackLanguage = 'en'): Promise<OpenAiAsrServer> {
+export async function startOpenAiAsrServer(engine: AsrEngine, fallbackLanguage = 'en', options: { answerFirst?: CannedAnswer[] } = {}): Promise<OpenAiAsrServer> {
+  const canned = [...(options.answerFirst ?? [])];
+  const arrivals: number[] = [];
   const server: Server = createServer((req, res) => {
     const reply = (status: number, body: unknown) => {
       if (!res.headersSent && !res.destroyed) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -29,8 +40,11 @@ export async function startOpenAiAsrServer(engine: AsrEngine, fallbackLanguage =
     res.once('close', () => gone.abort());
     void (async () => {
       if (req.method !== 'POST' || req.url !== '/v1/audio/transcriptions') return reply(404, { error: { message: 'not found' } });
+      arrivals.push(Date.now());
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
+      const answer = canned.shift();
+      if (answer) return void res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(answer.body));
       const form = await new Response(Buffer.concat(chunks), { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
       const file = form.get('file');
       if (!(file instanceof Blob)) return reply(400, { error: { message: 'file is required' } });
@@ -55,6 +69,7 @@ export async function startOpenAiAsrServer(engine: AsrEngine, fallbackLanguage =
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    arrivals,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -4,14 +4,16 @@
  * on them without parsing messages. Anything unexpected is a 500 whose message stays in the log.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { EarshotError } from '../../core/errors.js';
+import { EarshotError, isErrorCode, type ErrorCode } from '../../core/errors.js';
 
 /**
+ * Every code's status, checked by the compiler: a new code cannot fall through to a 500.
  * unknown_job_kind is 400 like any other unknown value in the request's shape (details.kinds lists the
  * known ones); unknown_step is 422 because the request is well formed but names a step that this
- * particular job does not have (details.steps lists the job's steps).
+ * particular job does not have (details.steps lists the job's steps). Codes at 500 are the server's
+ * own failures: their message stays in the log and the client sees `internal`.
  */
-const statusByCode: Readonly<Record<string, number>> = {
+const statusByCode: Readonly<Record<ErrorCode, number>> = {
   bad_request: 400,
   invalid_dag: 400,
   unknown_job_kind: 400,
@@ -30,14 +32,34 @@ const statusByCode: Readonly<Record<string, number>> = {
   unsupported_media: 422,
   corrupt_media: 422,
   media_limit_exceeded: 422,
-  // Notification targets this server cannot or will not reach.
+  // Notification targets this server cannot or will not reach, and notes it cannot make.
   email_unavailable: 422,
   webhook_refused: 422,
   unknown_note_template: 422,
-  // The engine behind a synchronous request failed (after its retries).
-  asr_failed: 502,
+  notes_invalid: 422,
+  model_not_found: 404,
   rate_limited: 429,
+  // A service behind a synchronous request failed (after its retries).
+  asr_failed: 502,
+  llm_failed: 502,
+  llm_unavailable: 503,
+  email_failed: 502,
+  webhook_unreachable: 502,
+  webhook_failed: 502,
+  download_failed: 502,
+  checksum_mismatch: 502,
+  size_mismatch: 502,
+  http_error: 502,
   unavailable: 503,
+  shutdown: 503,
+  // The engine's own states: never a client's doing.
+  internal: 500,
+  invalid_config: 500,
+  cancelled: 500,
+  lease_expired: 500,
+  lease_lost: 500,
+  unknown_task_type: 500,
+  handler_failed: 500,
 };
 
 /** Fastify's own client errors (body parsing, media types) keep their status under our codes. */
@@ -57,7 +79,7 @@ export function errorBody(code: string, message: string, details?: Record<string
 }
 
 export function statusForCode(code: string): number {
-  return statusByCode[code] ?? 500;
+  return isErrorCode(code) ? statusByCode[code] : 500;
 }
 
 interface FastifyLikeError {
@@ -69,11 +91,11 @@ interface FastifyLikeError {
 }
 
 /** Status and body for anything thrown while handling a request. */
-export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
+export function toHttpError(err: unknown): { status: number; body: ErrorBody; retryAfterMs?: number } {
   if (err instanceof EarshotError) {
-    const status = statusForCode(err.code);
-    if (status >= 500 && err.code !== 'unavailable') return internal();
-    return { status, body: errorBody(err.code, err.message, err.details) };
+    const status = statusByCode[err.code];
+    if (status === 500) return internal();
+    return { status, body: errorBody(err.code, err.message, err.details), ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) };
   }
   const e = (err ?? {}) as FastifyLikeError;
   if (Array.isArray(e.validation)) {
@@ -95,13 +117,14 @@ function internal(): { status: number; body: ErrorBody } {
 
 /** Fastify error handler: maps, logs server errors with their stack, and asks for credentials on 401. */
 export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { status, body } = toHttpError(err);
+  const { status, body, retryAfterMs } = toHttpError(err);
   if (status >= 500) request.log.error({ err }, 'request failed');
   else request.log.debug({ err_code: body.error.code, status }, 'request refused');
   // Refused before its body was read (an upload with bad options): the rest of the body is still on
   // the wire, so this connection cannot carry another request. Closing it beats reading gigabytes.
   if (!request.raw.complete) void reply.header('connection', 'close');
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="earshot"');
+  if (retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
   return reply.code(status).send(body);
 }
 

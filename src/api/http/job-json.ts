@@ -40,7 +40,7 @@ export interface TaskJson {
   max_attempts: number;
   progress: Json | null;
   depends_on: string[];
-  errors: (ErrorJson & { attempt: number; at: string; retryable: boolean })[];
+  errors: (ErrorJson & { attempt: number; at: string; retryable: boolean; retry_after_ms?: number })[];
   started_at: string | null;
   finished_at: string | null;
   duration_ms: number | null;
@@ -109,7 +109,13 @@ export function taskJson(task: TaskRecord, nowMs: number): TaskJson {
     max_attempts: task.maxAttempts,
     progress: task.progress,
     depends_on: task.dependsOn,
-    errors: task.errors.map((e) => ({ ...errorJson(e), retryable: e.retryable, attempt: e.attempt, at: iso(e.at) })),
+    errors: task.errors.map((e) => ({
+      ...errorJson(e),
+      retryable: e.retryable,
+      ...(e.retryAfterMs !== undefined ? { retry_after_ms: e.retryAfterMs } : {}),
+      attempt: e.attempt,
+      at: iso(e.at),
+    })),
     started_at: iso(task.startedAt),
     finished_at: iso(task.finishedAt),
     duration_ms: task.startedAt === null ? null : Math.max(0, (task.finishedAt ?? nowMs) - task.startedAt),
@@ -201,7 +207,13 @@ const taskProperties = {
     type: 'array',
     items: {
       type: 'object',
-      properties: { ...errorInfo.properties, retryable: { type: 'boolean' }, attempt: { type: 'integer' }, at: time },
+      properties: {
+        ...errorInfo.properties,
+        retryable: { type: 'boolean' },
+        retry_after_ms: { type: 'integer', description: 'The wait the failing service asked for (Retry-After); the next attempt came no earlier.' },
+        attempt: { type: 'integer' },
+        at: time,
+      },
     },
   },
   started_at: nullableTime,

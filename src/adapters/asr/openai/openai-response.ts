@@ -3,7 +3,7 @@
  * seconds; words at the top level as OpenAI sends them, or inside segments as some servers do) and
  * error statuses, turned into the port's errors.
  */
-import { EarshotError } from '../../../core/errors.js';
+import { EarshotError, parseRetryAfter } from '../../../core/errors.js';
 import type { AsrSegment, AsrWord } from '../../../ports/asr-engine.js';
 import { tidySegments, type RawSegment } from '../segments.js';
 
@@ -77,14 +77,6 @@ function assignWords(segments: RawSegment[], words: AsrWord[]): void {
   }
 }
 
-/** Seconds to wait from a Retry-After header (seconds or an HTTP date), or undefined. */
-export function retryAfterSeconds(header: string | null, nowMs = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim());
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
-}
-
 /** The error for a non-2xx answer: 408, 409, 429 and 5xx are worth another attempt; other 4xx are not. */
 export function httpFailure(status: number, body: string, retryAfter: string | null, language: string): EarshotError {
   let message = body.trim().slice(0, 500);
@@ -97,9 +89,10 @@ export function httpFailure(status: number, body: string, retryAfter: string | n
     return new EarshotError('unsupported_language', `the transcription server refused the language "${language}": ${message}`, { details: { status, language } });
   }
   const again = status === 408 || status === 409 || status === 429 || status >= 500;
-  const wait = retryAfterSeconds(retryAfter);
+  const wait = parseRetryAfter(retryAfter, Date.now());
   return new EarshotError('asr_failed', `the transcription server answered ${status}${message ? `: ${message}` : ''}`, {
     retryable: again,
-    details: { status, ...(wait !== undefined ? { retry_after_seconds: wait } : {}) },
+    ...(again && wait !== undefined ? { retryAfterMs: wait } : {}),
+    details: { status },
   });
 }

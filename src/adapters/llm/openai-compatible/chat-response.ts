@@ -3,7 +3,7 @@
  * into the port's errors. Whether a failure is worth another attempt is decided here, from the
  * status: a busy server may recover, a bad key or an unknown model will not.
  */
-import { EarshotError, permanent } from '../../../core/errors.js';
+import { EarshotError, parseRetryAfter, permanent } from '../../../core/errors.js';
 import type { ChatJsonResponse } from '../../../ports/llm.js';
 
 /** The server's own error text (`{error: {message}}`, `{error: "..."}`, `{detail}`, `{message}`), else the body. */
@@ -32,21 +32,12 @@ export function refusesTemperature(status: number, message: string): boolean {
   return (status === 400 || status === 422) && /temperature/i.test(message) && /unsupported|not support|does not support|only the default/i.test(message);
 }
 
-/** Milliseconds to wait from a Retry-After header (seconds or an HTTP date), or undefined. */
-export function retryAfterMs(header: string | null, nowMs = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const value = header.trim();
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
 /** The error for a non-2xx answer: 408, 429 and 5xx are `llm_unavailable` (retryable); other statuses are `llm_failed`. */
 export function httpFailure(status: number, message: string, retryAfter: string | null): EarshotError {
   const text = `the chat server answered ${status}${message ? `: ${message}` : ''}`;
   if (status === 408 || status === 429 || status >= 500) {
-    const wait = retryAfterMs(retryAfter);
-    return new EarshotError('llm_unavailable', text, { retryable: true, details: { status, ...(wait !== undefined ? { retry_after_ms: wait } : {}) } });
+    const wait = parseRetryAfter(retryAfter, Date.now());
+    return new EarshotError('llm_unavailable', text, { retryable: true, ...(wait !== undefined ? { retryAfterMs: wait } : {}), details: { status } });
   }
   return permanent('llm_failed', text, { status, message });
 }
