@@ -3,12 +3,11 @@
  * the mock's seed, failures and latency; pocketsphinx's processes, temp files and failures.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createMockEngine } from '../../src/adapters/asr/mock/mock-engine.js';
 import { createPocketsphinxEngine } from '../../src/adapters/asr/pocketsphinx/pocketsphinx-engine.js';
 import { ASR_SAMPLE_RATE } from '../../src/core/asr.js';
@@ -36,6 +35,24 @@ asrEngineContract({
   expect: { producesWords: true, maxWer: 0.6, silenceIsEmpty: true, unsupportedLanguage: 'es' },
   skip: noPocketsphinx,
 });
+
+/** The command names of a process's children, from /proc/PID/stat (comm is in parentheses, ppid follows). */
+function childCommands(ppid: number): string[] {
+  const names: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    if (Number(fields[1]) === ppid) names.push(stat.slice(stat.indexOf('(') + 1, close));
+  }
+  return names;
+}
 
 const asrFailed = (retryable: boolean) => (err: unknown) => err instanceof EarshotError && err.code === 'asr_failed' && err.retryable === retryable;
 
@@ -104,10 +121,8 @@ describe('mock engine', () => {
 describe('pocketsphinx engine', { skip: noPocketsphinx || (!hasSpeech && 'the shared speech set is missing') }, () => {
   let dir: string;
   const goforward = () => loadClip('pocketsphinx/goforward.wav').pcm;
-  const decoders = () =>
-    execFileSync('ps', ['-o', 'comm=', '--ppid', String(process.pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter((c) => c.startsWith('pocketsphinx'));
+  // Read from /proc rather than `ps`, which a minimal Debian lacks.
+  const decoders = () => childCommands(process.pid).filter((c) => c.startsWith('pocketsphinx'));
 
   /** Polls until `check` holds (a process appearing has no event to wait on). */
   const until = async (check: () => boolean, what: string) => {
@@ -116,10 +131,11 @@ describe('pocketsphinx engine', { skip: noPocketsphinx || (!hasSpeech && 'the sh
     }
   };
 
-  before(async () => {
+  // A folder per test, so no test reads another's leftovers.
+  beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'earshot-pocketsphinx-test-'));
   });
-  after(async () => {
+  afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -2,7 +2,7 @@
  * The MediaTool contract, with real ffmpeg: what a user of the port relies on (real recordings and
  * videos probe and decode to 16 kHz mono WAV), and what an attacker must not get (a crafted file
  * that makes ffmpeg read another file or a URL, or run for ages). Shared media is read in place from
- * /work/shared; crafted files are made in a temp dir.
+ * ../shared beside the checkout; crafted files are made in a temp dir.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,10 +18,11 @@ import { createFfmpegMediaTool, type FfmpegMediaToolConfig } from '../../src/ada
 import { EarshotError } from '../../src/core/errors.js';
 import { parseWavHeader, wavHeader } from '../../src/core/wav.js';
 import type { MediaTool } from '../../src/ports/media-tool.js';
+import { SPEECH_DIR, VIDEO_DIR } from '../support/speech.js';
 
 const execFileP = promisify(execFile);
-const SPEECH = '/work/shared/speech';
-const VIDEO = '/work/shared/video';
+const SPEECH = SPEECH_DIR;
+const VIDEO = VIDEO_DIR;
 
 interface MediaToolHarness {
   /** A tool with the adapter's defaults, or these limits where the test sets them. */

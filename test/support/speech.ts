@@ -9,6 +9,9 @@ import { decodeWav } from '../../src/core/wav.js';
 
 export const SPEECH_DIR = process.env.EARSHOT_SPEECH_DIR ?? resolve(import.meta.dirname, '../../../shared/speech');
 
+/** The shared videos (`../shared/video` beside the repository, or EARSHOT_VIDEO_DIR). */
+export const VIDEO_DIR = process.env.EARSHOT_VIDEO_DIR ?? resolve(import.meta.dirname, '../../../shared/video');
+
 /** Whether the speech set is there (tests that need it skip otherwise). */
 export const hasSpeech = existsSync(resolve(SPEECH_DIR, 'manifest.tsv'));
 
