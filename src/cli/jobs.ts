@@ -92,7 +92,8 @@ export const jobsCommand: Command = {
           } catch {
             throw new EarshotError('bad_request', '--input must be JSON');
           }
-          const { job } = await app.engine.submit({ tenantId: tenant ?? LOCAL_TENANT, kind: need('a job kind'), input: input as never, priority });
+          // An operator's command: internal kinds (a notification sent by hand) are allowed, as for the pipelines.
+          const { job } = await app.engine.submit({ tenantId: tenant ?? LOCAL_TENANT, kind: need('a job kind'), input: input as never, priority, internal: true });
           ctx.out.write(`${job.id}\n`);
           if (ctx.values.wait) return (await follow(job.id)).status === 'succeeded' ? 0 : 1;
           return 0;

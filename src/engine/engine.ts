@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { EarshotError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { requestFingerprint } from '../core/request-fingerprint.js';
 import { priorityValue, terminalJobStatuses, type Json, type JobRecord, type JobStatus, type Priority, type TaskSpec } from '../core/job.js';
 import type { DeadTask, JobDetail, JobSummary, NewTask, Store } from '../ports/store.js';
 import type { Registry } from './registry.js';
@@ -10,8 +11,22 @@ export interface SubmitRequest {
   kind: string;
   input?: Json;
   priority?: Priority;
-  /** The same key from the same tenant returns the same job. */
+  /**
+   * The same key from the same tenant with the same request returns the same job; with another kind
+   * or other parameters it is refused with `conflict` (details.job_id names the first job).
+   */
   idempotencyKey?: string;
+  /**
+   * What makes two submissions under one idempotency key the same request. Default: the input and
+   * the priority. A caller whose input holds something fresh per request (a new upload's id) names
+   * the parts that count instead.
+   */
+  fingerprint?: Json;
+  /**
+   * Set when this process submits work for itself (a pipeline, an operator's command): internal job
+   * kinds are allowed. Without it only public kinds are, as for a client.
+   */
+  internal?: boolean;
   /** The DAG; by default the job kind's plan builds it from the input. */
   tasks?: TaskSpec[];
 }
@@ -33,8 +48,13 @@ export class Engine {
     let specs = req.tasks;
     if (!specs) {
       const kind = this.registry.job(req.kind);
-      if (!kind) throw new EarshotError('unknown_job_kind', `unknown job kind "${req.kind}"`, { details: { kinds: this.registry.jobKinds() } });
+      // An internal kind is no more visible to a client than one that does not exist.
+      if (!kind || (!kind.public && !req.internal)) {
+        const kinds = req.internal ? this.registry.jobKinds() : this.registry.publicJobKinds();
+        throw new EarshotError('unknown_job_kind', `unknown job kind "${req.kind}"`, { details: { kinds } });
+      }
       specs = kind.plan(input as never);
+      await kind.checkReferences?.(input as never, { tenantId: req.tenantId, store: this.store });
     }
     specs = await this.withFinalisers(req, input, specs);
     const now = this.clock.now();
@@ -46,18 +66,26 @@ export class Engine {
       dependsOn: s.dependsOn ?? [],
       ...this.registry.resolve(s),
     }));
-    return this.store.submitJob(
+    const priority = req.priority ?? 'normal';
+    const fingerprint = req.idempotencyKey ? requestFingerprint(req.kind, req.fingerprint ?? { input, priority }) : null;
+    const { job, created, requestFingerprint: stored } = await this.store.submitJob(
       {
         id: newId('job', now),
         tenantId: req.tenantId,
         kind: req.kind,
-        priority: priorityValue(req.priority ?? 'normal'),
+        priority: priorityValue(priority),
         idempotencyKey: req.idempotencyKey ?? null,
+        requestFingerprint: fingerprint,
         input,
         tasks,
       },
       now,
     );
+    // Jobs stored before fingerprints existed can only be told apart by kind.
+    if (!created && (stored === null ? job.kind !== req.kind : stored !== fingerprint)) {
+      throw new EarshotError('conflict', 'the idempotency key was already used for a different request', { details: { job_id: job.id, kind: job.kind } });
+    }
+    return { job, created };
   }
 
   /** The DAG with the registry's finalisers that apply to this job, each waiting for every other task. */
@@ -74,8 +102,9 @@ export class Engine {
     return added.length === 0 ? specs : [...specs, ...added];
   }
 
+  /** A job of `tenantId`; without a tenant, of any (operator tools, tests). */
   async getJob(jobId: string, tenantId?: string): Promise<JobDetail> {
-    const job = await this.store.getJob(jobId, tenantId);
+    const job = await this.store.getJob(jobId, tenantId ?? null);
     if (!job) throw new EarshotError('not_found', 'no such job', { details: { job_id: jobId } });
     return job;
   }

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { defaultRetryPolicy, retryPolicy, type RetryPolicy } from '../core/retry.js';
 import type { Json, SpawnSpec, TaskSpec } from '../core/job.js';
 import type { Logger } from '../ports/logger.js';
-import type { ClaimedTask } from '../ports/store.js';
+import type { ClaimedTask, Store } from '../ports/store.js';
 
 /** What a handler gets: its task, an abort signal, progress reporting, fan-out, and its inputs. */
 export interface TaskContext {
@@ -31,8 +31,19 @@ export interface TaskDefinition {
 
 export interface JobKindDefinition<I = Json> {
   kind: string;
+  /**
+   * Whether clients may submit it (POST /v1/jobs). Internal kinds (notifications, sweeps, anything a
+   * pipeline submits for itself) are refused there as if they did not exist.
+   */
+  public: boolean;
   /** Validates the input (throwing an EarshotError) and returns the DAG. */
   plan(input: I): TaskSpec[];
+  /**
+   * Checks that every object the input names (an upload, a delivery, a job) belongs to the submitting
+   * tenant, throwing `not_found` otherwise. Runs at every submission, after `plan`. Omit it only for
+   * kinds whose input names nothing.
+   */
+  checkReferences?(input: I, scope: { tenantId: string; store: Store }): Promise<void>;
 }
 
 /**
@@ -94,6 +105,11 @@ export class Registry {
 
   jobKinds(): string[] {
     return [...this.jobs.keys()];
+  }
+
+  /** The kinds clients may submit. */
+  publicJobKinds(): string[] {
+    return [...this.jobs.values()].filter((j) => j.public).map((j) => j.kind);
   }
 
   /** Pool and attempts for a task spec: the spec's own, else its type's, else the defaults. */

@@ -26,8 +26,18 @@ export interface NewJob {
   kind: string;
   priority: number;
   idempotencyKey: string | null;
+  /** What the idempotency key was used for (core/request-fingerprint.ts); null without a key. */
+  requestFingerprint: string | null;
   input: Json;
   tasks: NewTask[];
+}
+
+/** A submission's job: the new one, or the one stored earlier under the same idempotency key. */
+export interface SubmittedJob {
+  job: JobRecord;
+  created: boolean;
+  /** The fingerprint stored with the job; null for jobs stored without one (before fingerprints, or without a key). */
+  requestFingerprint: string | null;
 }
 
 export interface ClaimRequest {
@@ -217,9 +227,16 @@ export interface Store {
   migrate(): Promise<number[]>;
   close(): Promise<void>;
 
-  /** Inserts a job and its DAG, or returns the existing job with the same idempotency key. */
-  submitJob(job: NewJob, now: number): Promise<{ job: JobRecord; created: boolean }>;
-  getJob(jobId: string, tenantId?: string): Promise<JobDetail | undefined>;
+  /**
+   * Inserts a job and its DAG, or returns the existing job with the same idempotency key (and its
+   * fingerprint: whether it was the same request is the engine's to decide).
+   */
+  submitJob(job: NewJob, now: number): Promise<SubmittedJob>;
+  /**
+   * Reads by id take the tenant: a record of another tenant is not found. `null` reads across
+   * tenants, for operator tools only; handlers pass their task's tenant.
+   */
+  getJob(jobId: string, tenantId: string | null): Promise<JobDetail | undefined>;
   listJobs(query: ListJobsQuery): Promise<JobSummary[]>;
   /** Outputs of the tasks a task depends on, by key (fan-in reads them). */
   dependencyOutputs(taskId: string): Promise<{ key: string; type: string; output: Json | null }[]>;
@@ -252,6 +269,8 @@ export interface Store {
 
   createUpload(upload: UploadRecord): Promise<void>;
   getUpload(uploadId: string, tenantId: string): Promise<UploadRecord | undefined>;
+  /** Removes an upload's record (its blob is the caller's to delete); false if the tenant has no such upload. */
+  deleteUpload(uploadId: string, tenantId: string): Promise<boolean>;
   /** Records the job an upload became; false if it already became one (the caller reads which). */
   completeUpload(uploadId: string, jobId: string): Promise<boolean>;
 
@@ -263,8 +282,8 @@ export interface Store {
 
   /** Inserts deliveries; an id that exists already is left as it is (a finaliser that ran twice). */
   createDeliveries(deliveries: readonly DeliveryRecord[]): Promise<void>;
-  getDelivery(deliveryId: string, tenantId?: string): Promise<DeliveryRecord | undefined>;
-  listDeliveries(jobId: string, tenantId?: string): Promise<(DeliveryRecord & { attemptLog: DeliveryAttempt[] })[]>;
+  getDelivery(deliveryId: string, tenantId: string): Promise<DeliveryRecord | undefined>;
+  listDeliveries(jobId: string, tenantId: string): Promise<(DeliveryRecord & { attemptLog: DeliveryAttempt[] })[]>;
   /** Logs an attempt (numbered after the last one) and sets the delivery's state; returns the attempt number. */
   recordDeliveryAttempt(deliveryId: string, attempt: Omit<DeliveryAttempt, 'attempt'>, state: DeliveryState): Promise<number>;
   /** Puts a delivery back to pending for a redelivery; false if there is no such delivery. */

@@ -55,7 +55,7 @@ for (const [name, create] of [
       await ready;
       await store.createDeliveries([delivery('dlv_1'), delivery('dlv_2', { channel: 'email', target: 'a@example.test', createdAt: 1001 })]);
       await store.createDeliveries([delivery('dlv_1', { target: 'https://changed.example/' })]);
-      assert.equal((await store.getDelivery('dlv_1'))!.target, 'https://hooks.example.com/x');
+      assert.equal((await store.getDelivery('dlv_1', 'local'))!.target, 'https://hooks.example.com/x');
       assert.equal(await store.getDelivery('dlv_1', 'other_tenant'), undefined);
 
       assert.equal(await store.recordDeliveryAttempt('dlv_1', { at: 2000, durationMs: 12, ok: false, statusCode: 500, error: null, response: 'oops' }, 'pending'), 1);
@@ -71,7 +71,7 @@ for (const [name, create] of [
       assert.deepEqual(await store.listDeliveries('job_1', 'other_tenant'), []);
 
       assert.equal(await store.reopenDelivery('dlv_1', 4000), true);
-      assert.equal((await store.getDelivery('dlv_1'))!.state, 'pending');
+      assert.equal((await store.getDelivery('dlv_1', 'local'))!.state, 'pending');
       assert.equal(await store.reopenDelivery('dlv_missing', 4000), false);
     });
   });

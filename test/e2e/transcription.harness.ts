@@ -3,8 +3,9 @@
  * createHttpServer + a worker), on whatever configuration the test gives, listening on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createAsrEngines } from '../../src/adapters/asr/asr-engines.js';
 import { createMockEngine, MOCK_CAPABILITIES } from '../../src/adapters/asr/mock/mock-engine.js';
@@ -13,7 +14,9 @@ import { createApp, createHttpServer, createWorker, type App, type AppOverrides 
 import { loadConfig, type Flags } from '../../src/config/config.js';
 import { wordErrorRate } from '../../src/core/wer.js';
 import { silentLogger } from '../../src/ports/logger.js';
+import { startS3Server, type TestS3Server } from '../support/s3-server.js';
 import { SPEECH_DIR } from '../support/speech.js';
+import { postgresTestDatabase, stopTestPostgres } from '../support/stores.js';
 
 export interface Earshot {
   app: App;
@@ -67,6 +70,35 @@ export async function startEarshot(flags: Flags, env: NodeJS.ProcessEnv = {}, ov
       await server.close();
       await worker.stop(2000);
       await app.close();
+    },
+  };
+}
+
+/**
+ * Earshot in distributed mode: a PostgreSQL database and an S3-protocol server of its own (both
+ * started by `start`, with the test engines), plus any other flags and environment. `stop` drops and
+ * stops what `start` made; the caller closes the Earshot itself.
+ */
+export function distributedEarshot(prefix: string, flags: Flags = {}, env: NodeJS.ProcessEnv = {}): { start(): Promise<Earshot>; stop(): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), `earshot-${prefix}-`));
+  let s3: TestS3Server | undefined;
+  let db: { drop(): Promise<void> } | undefined;
+  return {
+    async start() {
+      s3 = await startS3Server(`earshot-${prefix}`);
+      const pg = await postgresTestDatabase(prefix);
+      db = pg;
+      return startEarshot(
+        { 'data-dir': dir, 'database-url': pg.url, storage: `s3://${s3.bucket}/e2e`, 's3-endpoint': s3.endpoint, 's3-region': s3.region, ...flags },
+        { EARSHOT_S3_ACCESS_KEY_ID: s3.accessKeyId, EARSHOT_S3_SECRET_ACCESS_KEY: s3.secretAccessKey, EARSHOT_SIGNING_SECRET: 'x'.repeat(40), ...env },
+        { engines: testEngines() },
+      );
+    },
+    async stop() {
+      await db?.drop();
+      await s3?.stop();
+      await stopTestPostgres();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

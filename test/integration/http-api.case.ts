@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Store } from '../../src/ports/store.js';
-import { FAILING_KIND, call, openEvents, startApi, waitUntil, type Api, type SseEvent } from './http-api.harness.js';
+import { FAILING_KIND, INTERNAL_KIND, call, openEvents, startApi, waitUntil, type Api, type SseEvent } from './http-api.harness.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -185,6 +185,43 @@ export function jobFlowCases(backend: { name: string; create(): Promise<Store> }
       const otherKind = await post('/v1/jobs', { kind: FAILING_KIND }, { 'idempotency-key': key });
       assert.equal(otherKind.status, 409);
       assert.equal(otherKind.body.error.code, 'conflict');
+      assert.equal(otherKind.body.error.details.job_id, first.body.id);
+    });
+
+    it('refuses an Idempotency-Key reused with other input or priority with 409, and still replays the identical request', async () => {
+      const key = { 'idempotency-key': `idem-params-${backend.name}` };
+      const input = { tasks: 1, sleep_ms: 0 };
+      const first = await post('/v1/jobs', { kind: 'diagnostics', input }, key);
+      assert.equal(first.status, 202);
+      for (const [what, body] of [
+        ['other input', { kind: 'diagnostics', input: { tasks: 2, sleep_ms: 0 } }],
+        ['no input', { kind: 'diagnostics' }],
+        ['other priority', { kind: 'diagnostics', input, priority: 'urgent' }],
+      ] as const) {
+        const res = await post('/v1/jobs', body, key);
+        assert.equal(res.status, 409, what);
+        assert.deepEqual(res.body.error.details, { job_id: first.body.id, kind: 'diagnostics' }, what);
+      }
+      // The same request, keys in another order and the default priority spelled out, is the same request.
+      const same = await post('/v1/jobs', { priority: 'normal', input: { sleep_ms: 0, tasks: 1 }, kind: 'diagnostics' }, key);
+      assert.equal(same.status, 200, JSON.stringify(same.body));
+      assert.equal(same.headers.get('idempotent-replayed'), 'true');
+      assert.equal(same.body.id, first.body.id);
+      const jobs = await get('/v1/jobs?kind=diagnostics&limit=500');
+      assert.equal(jobs.body.data.filter((j: { id: string }) => j.id === first.body.id).length, 1);
+    });
+
+    it('refuses an internal job kind exactly as an unknown one, and lists only public kinds', async () => {
+      const unknown = await post('/v1/jobs', { kind: 'nope' });
+      const internal = await post('/v1/jobs', { kind: INTERNAL_KIND });
+      assert.equal(internal.status, 400);
+      assert.equal(internal.body.error.code, 'unknown_job_kind');
+      assert.deepEqual(internal.body.error.details, unknown.body.error.details);
+      assert.deepEqual([...internal.body.error.details.kinds].sort(), ['diagnostics', FAILING_KIND].sort());
+      assert.deepEqual((await get(`/v1/jobs?kind=${INTERNAL_KIND}`)).body.data, []);
+      // The process itself may submit it.
+      const own = await api.engine.submit({ tenantId: 'local', kind: INTERNAL_KIND, internal: true });
+      assert.equal(own.created, true);
     });
 
     it('refuses an unknown job kind and input the kind rejects', async () => {

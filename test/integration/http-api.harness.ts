@@ -20,11 +20,14 @@ import type { Store } from '../../src/ports/store.js';
 export const LOCAL_TENANT = 'local';
 /** A job kind whose only task fails for good on its first attempt. */
 export const FAILING_KIND = 'test.always_fails';
+/** A job kind only this process may submit (as a pipeline submits its own work). */
+export const INTERNAL_KIND = 'test.internal';
 
 export function testRegistry(): Registry {
   const registry = new Registry();
   registerDiagnostics(registry);
-  registry.defineJob({ kind: FAILING_KIND, plan: () => [{ key: 'break', type: 'test.broken' }] });
+  registry.defineJob({ kind: FAILING_KIND, public: true, plan: () => [{ key: 'break', type: 'test.broken' }] });
+  registry.defineJob({ kind: INTERNAL_KIND, public: false, plan: () => [{ key: 'break', type: 'test.broken' }] });
   registry.defineTask({
     type: 'test.broken',
     handler: async () => {

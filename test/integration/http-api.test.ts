@@ -188,7 +188,8 @@ describe('HTTP API: authentication', () => {
     assert.equal(created.status, 202);
     const id = created.body.id as string;
     await api.engine.waitFor(id, { timeoutMs: 20_000 });
-    assert.equal((await api.store.getJob(id))!.tenantId, 'tenant_a');
+    assert.equal((await api.store.getJob(id, 'tenant_a'))!.tenantId, 'tenant_a');
+    assert.equal(await api.store.getJob(id, 'tenant_b'), undefined);
 
     assert.equal((await call(api.base, 'GET', `/v1/jobs/${id}`, { headers: as(keyA) })).status, 200);
     const events = await openEvents(api.base, `/v1/jobs/${id}/events`, as(keyA));

@@ -19,7 +19,7 @@ describe('migrations', () => {
     const stores = Array.from({ length: 4 }, () => createPostgresStore({ url, maxConnections: 2 }));
     try {
       const applied = await Promise.all(stores.map((s) => s.migrate()));
-      assert.deepEqual(applied.flat().sort(), [1, 2, 3]);
+      assert.deepEqual(applied.flat().sort(), [1, 2, 3, 4]);
       assert.deepEqual(await stores[0]!.migrate(), []);
       assert.deepEqual(await stores[0]!.queueCounts(), []);
     } finally {

@@ -8,7 +8,7 @@ import type { Store } from '../../src/ports/store.js';
 import { createDatabase, dropDatabase, startPostgres, templateDatabase, uniqueDatabaseName, type PostgresServer } from './postgres.js';
 
 /** Bump when migrations change, so a long-lived test server builds a new template. */
-const TEMPLATE = 'earshot_template_v3';
+const TEMPLATE = 'earshot_template_v4';
 
 export async function sqliteTestStore(): Promise<{ store: Store; path: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'earshot-sqlite-'));

@@ -3,7 +3,6 @@
  * `request.tenantId` (set by the auth hook), so a tenant never sees or touches another's jobs.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { EarshotError } from '../../core/errors.js';
 import { jobStatuses, type Json, type JobStatus, type Priority } from '../../core/job.js';
 import type { Engine } from '../../engine/engine.js';
 import { errorResponses } from './errors.js';
@@ -63,8 +62,10 @@ export function jobsRoutes(engine: Engine): FastifyPluginAsync {
         schema: {
           summary: 'Submit a job',
           description:
-            `Answers 202 with the new job. With an \`Idempotency-Key\` header, a second request with the same key answers 200 with the ` +
-            `job the first one created and \`Idempotent-Replayed: true\`. Known kinds: ${engine.registry.jobKinds().join(', ')}.`,
+            `Answers 202 with the new job. With an \`Idempotency-Key\` header, a second request with the same key and the same kind, input ` +
+            `and priority answers 200 with the job the first one created and \`Idempotent-Replayed: true\`; the same key with another ` +
+            `kind, input or priority answers 409 \`conflict\` (details.job_id: the first job). Objects the input names (an upload) must be ` +
+            `the caller's own (404 otherwise). Kinds: ${engine.registry.publicJobKinds().join(', ')}.`,
           tags,
           headers: {
             type: 'object',
@@ -75,22 +76,18 @@ export function jobsRoutes(engine: Engine): FastifyPluginAsync {
             required: ['kind'],
             additionalProperties: false,
             properties: {
-              kind: { type: 'string', minLength: 1, maxLength: 100, examples: engine.registry.jobKinds() },
+              kind: { type: 'string', minLength: 1, maxLength: 100, examples: engine.registry.publicJobKinds() },
               input: { description: 'The job kind\'s input (JSON).', default: {} },
               priority: { type: 'string', enum: ['urgent', 'high', 'normal', 'low'], default: 'normal' },
             },
           },
-          response: { 202: { $ref: 'JobDetail#' }, 200: { $ref: 'JobDetail#' }, ...errorResponses(400, 401, 409, 413) },
+          response: { 202: { $ref: 'JobDetail#' }, 200: { $ref: 'JobDetail#' }, ...errorResponses(400, 401, 404, 409, 413) },
         },
       },
       async (request, reply) => {
         const { kind, input, priority } = request.body;
         const idempotencyKey = request.headers['idempotency-key'];
         const { job, created } = await engine.submit({ tenantId: request.tenantId, kind, input, priority, ...(idempotencyKey ? { idempotencyKey } : {}) });
-        // The same key for a different kind of work is a client bug, not a replay.
-        if (!created && job.kind !== kind) {
-          throw new EarshotError('conflict', 'the idempotency key was already used for a job of another kind', { details: { job_id: job.id, kind: job.kind } });
-        }
         const body = await detail(job.id, request.tenantId);
         reply.header('location', body.links.self);
         if (!created) reply.header('idempotent-replayed', 'true');

@@ -34,6 +34,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export function registerDiagnostics(registry: Registry): void {
   registry.defineJob<Json>({
     kind: 'diagnostics',
+    public: true,
     plan: (input) => {
       parse(input);
       return [

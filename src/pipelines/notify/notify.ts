@@ -74,7 +74,18 @@ export function registerNotify(registry: Registry, deps: NotifyDeps): void {
     retry: { maxAttempts: 60, initialDelayMs: deps.retryInitialMs ?? 10_000, factor: 2, maxDelayMs: 2 * 3600_000 },
     handler: (ctx) => deliver(ctx, deps),
   });
-  registry.defineJob<DeliverInput>({ kind: NOTIFICATION, plan: () => [{ key: 'deliver', type: NOTIFY_STEPS.deliver }] });
+  // Submitted by the finaliser and by redelivery only: a client never names a delivery to send.
+  registry.defineJob<DeliverInput>({
+    kind: NOTIFICATION,
+    public: false,
+    plan: (input) => {
+      if (typeof input?.delivery_id !== 'string' || typeof input.since !== 'number') throw permanent('bad_request', 'a notification needs delivery_id and since');
+      return [{ key: 'deliver', type: NOTIFY_STEPS.deliver }];
+    },
+    checkReferences: async ({ delivery_id: id }, { tenantId, store }) => {
+      if (!(await store.getDelivery(id, tenantId))) throw permanent('not_found', 'no such delivery', { delivery_id: id });
+    },
+  });
   registry.defineFinaliser({
     key: 'notify',
     type: NOTIFY_STEPS.finalise,
@@ -146,6 +157,7 @@ async function queueDeliveries(engine: Engine, deps: NotifyDeps, deliveries: rea
       input: { delivery_id: d.id, since } satisfies DeliverInput as unknown as Json,
       priority: 'high',
       idempotencyKey: `delivery:${d.id}:${since}`,
+      internal: true,
     });
   }
 }
@@ -160,7 +172,7 @@ async function resultLinks(deps: NotifyDeps, description: JobDescription): Promi
 }
 
 async function finalise(ctx: TaskContext, deps: NotifyDeps, engine: Engine): Promise<Json> {
-  const job = await deps.store.getJob(ctx.task.jobId);
+  const job = await deps.store.getJob(ctx.task.jobId, ctx.task.tenantId);
   if (!job) throw permanent('not_found', 'the job is gone');
   const type = outcomeEvent(job.status);
   if (!type) throw retryable('unavailable', `the job is still ${job.status}`);
@@ -189,7 +201,7 @@ export function progressNotifier(deps: NotifyDeps, engine: Engine): (task: { job
       const endpoint = await deps.tenantWebhooks.endpoint(task.tenantId);
       const asked = (own.webhookUrl && own.webhookEvents?.includes('job.progress')) || (endpoint?.url && endpoint.events.includes('job.progress'));
       if (!asked) return;
-      const job = await deps.store.getJob(task.jobId);
+      const job = await deps.store.getJob(task.jobId, task.tenantId);
       const step = job?.steps.find((s) => s.step === task.type);
       if (!job || !step || step.done !== step.total || job.finishedAt !== null) return;
       const description = describe(deps, job);
@@ -206,7 +218,8 @@ const statusOk = (status: number) => status >= 200 && status < 300;
 
 async function deliver(ctx: TaskContext, deps: NotifyDeps): Promise<Json> {
   const { delivery_id: id, since } = ctx.task.jobInput as unknown as DeliverInput;
-  const delivery = await deps.store.getDelivery(id);
+  // Only the job's own tenant's delivery: an id from elsewhere is as good as none.
+  const delivery = await deps.store.getDelivery(id, ctx.task.tenantId);
   if (!delivery) throw permanent('not_found', 'the delivery is gone');
   if (delivery.state === 'delivered' && delivery.updatedAt >= since) return { delivery_id: id, state: 'delivered' };
   const lastChance = ctx.clock.now() - since >= (deps.retryWindowMs ?? DAY_MS) || ctx.task.attempt >= ctx.task.maxAttempts;
@@ -258,7 +271,7 @@ async function sendEmail(ctx: TaskContext, deps: NotifyDeps, d: DeliveryRecord):
   const event = JSON.parse(d.payload) as JobEvent;
   const links: Record<string, { url: string; expiresAt: number }> = {};
   if (event.data.job.status === 'succeeded') {
-    const job = await deps.store.getJob(d.jobId);
+    const job = await deps.store.getJob(d.jobId, d.tenantId);
     // The links are signed now, so they work for the whole configured time from the moment the mail leaves.
     for (const r of job ? describe(deps, job).results : []) {
       const signed = await deps.blobs.signDownload(r.key, { expiresInSeconds: deps.linkSeconds, downloadName: r.downloadName });

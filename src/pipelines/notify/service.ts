@@ -34,6 +34,7 @@ export class NotificationService {
       input: { delivery_id: deliveryId, since: now } as unknown as Json,
       priority: 'high',
       idempotencyKey: `delivery:${deliveryId}:${now}`,
+      internal: true,
     });
     return (await this.o.engine.store.getDelivery(deliveryId, tenantId))!;
   }

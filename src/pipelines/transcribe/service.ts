@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { supportsLanguage } from '../../core/asr.js';
 import { EarshotError, permanent } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { JobRecord, Priority } from '../../core/job.js';
+import type { Json, JobRecord, Priority } from '../../core/job.js';
 import type { Engine } from '../../engine/engine.js';
 import type { AsrEngines } from '../../ports/asr-engine.js';
 import type { BlobStore, SignedUrl } from '../../ports/blob-store.js';
@@ -130,17 +130,26 @@ export class TranscriptionService {
       throw err;
     }
     if (result.created) await this.o.store.completeUpload(uploadId, result.job.id);
-    else if (!upload.jobId) await this.o.blobs.delete(upload.blobKey); // a replay: the first request's upload is the one in use
+    else if (!upload.jobId) {
+      // A replay: the first request's upload is the one in use, this one goes entirely.
+      await this.o.blobs.delete(upload.blobKey);
+      await this.o.store.deleteUpload(uploadId, tenantId);
+    }
     return result;
   }
 
   private submit(tenantId: string, input: TranscriptionInput, priority: Priority, idempotencyKey?: string) {
+    // The same request is the same options for a file of the same name, type and size. The upload id is
+    // new with every request, so it does not count; the bytes are not hashed, so a different file of the
+    // same name, type and size under the same key replays the first job.
+    const { source, ...options } = input;
+    const { uploadId: _fresh, ...file } = source;
     return this.o.engine.submit({
       tenantId,
       kind: TRANSCRIPTION,
       input: transcriptionInputJson(input),
       priority,
-      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(idempotencyKey ? { idempotencyKey, fingerprint: JSON.parse(JSON.stringify({ options, priority, file })) as Json } : {}),
     });
   }
 

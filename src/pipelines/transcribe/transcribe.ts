@@ -73,6 +73,7 @@ const VAD_WINDOW_SECONDS = 60;
 export function registerTranscribe(registry: Registry, deps: TranscribeDeps): void {
   registry.defineJob<TranscriptionInput>({
     kind: TRANSCRIPTION,
+    public: true,
     plan: (raw) => {
       checkTranscriptionInput(raw);
       const steps: TaskSpec[] = [
@@ -83,6 +84,11 @@ export function registerTranscribe(registry: Registry, deps: TranscribeDeps): vo
       ];
       if (raw.notes) steps.push({ key: 'notes', type: STEPS.notes, dependsOn: ['merge'] });
       return steps;
+    },
+    // The media is the submitting tenant's own upload, whoever submits (POST /v1/jobs included).
+    checkReferences: async (raw, { tenantId, store }) => {
+      const uploadId = raw.source.uploadId;
+      if (!(await store.getUpload(uploadId, tenantId))) throw permanent('not_found', 'no such upload', { upload_id: uploadId });
     },
   });
 

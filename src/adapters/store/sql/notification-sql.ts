@@ -87,18 +87,13 @@ export class NotificationSql {
     }
   }
 
-  async getDelivery(deliveryId: string, tenantId?: string): Promise<DeliveryRecord | undefined> {
-    const r = (
-      await this.db.all(`SELECT * FROM deliveries WHERE id = ?${tenantId ? ' AND tenant_id = ?' : ''}`, tenantId ? [deliveryId, tenantId] : [deliveryId])
-    )[0];
+  async getDelivery(deliveryId: string, tenantId: string): Promise<DeliveryRecord | undefined> {
+    const r = (await this.db.all('SELECT * FROM deliveries WHERE id = ? AND tenant_id = ?', [deliveryId, tenantId]))[0];
     return r ? deliveryFromRow(r) : undefined;
   }
 
-  async listDeliveries(jobId: string, tenantId?: string): Promise<(DeliveryRecord & { attemptLog: DeliveryAttempt[] })[]> {
-    const rows = await this.db.all(
-      `SELECT * FROM deliveries WHERE job_id = ?${tenantId ? ' AND tenant_id = ?' : ''} ORDER BY created_at, id`,
-      tenantId ? [jobId, tenantId] : [jobId],
-    );
+  async listDeliveries(jobId: string, tenantId: string): Promise<(DeliveryRecord & { attemptLog: DeliveryAttempt[] })[]> {
+    const rows = await this.db.all('SELECT * FROM deliveries WHERE job_id = ? AND tenant_id = ? ORDER BY created_at, id', [jobId, tenantId]);
     const deliveries = rows.map(deliveryFromRow);
     if (deliveries.length === 0) return [];
     const attempts = await this.db.all(

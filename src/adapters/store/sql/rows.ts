@@ -14,7 +14,7 @@ export function fromJson<T = Json>(value: unknown): T | null {
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 export function jobFromRow(r: Row): JobRecord {
   return {

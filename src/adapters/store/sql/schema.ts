@@ -153,5 +153,11 @@ CREATE TABLE delivery_attempts (
   PRIMARY KEY (delivery_id, attempt)
 )`,
     },
+    {
+      version: 4,
+      name: 'idempotency fingerprints',
+      // What each idempotency key was used for, so a key reused for another request is refused.
+      sql: `ALTER TABLE jobs ADD COLUMN request_fingerprint TEXT`,
+    },
   ];
 }

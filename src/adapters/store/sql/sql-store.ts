@@ -41,6 +41,7 @@ import type {
   Store,
   StoreCapabilities,
   StoreEvent,
+  SubmittedJob,
   Tenant,
   TenantWebhook,
   UploadRecord,
@@ -48,7 +49,7 @@ import type {
 } from '../../../ports/store.js';
 import { chunks, placeholders, valueRows, type Row, type SqlDriver, type SqlQueryer } from './driver.js';
 import { NotificationSql } from './notification-sql.js';
-import { uploadFromRow, apiKeyFromRow, claimedTaskFromRow, fromJson, jobFromRow, taskFromRow, toJson, workerFromRow } from './rows.js';
+import { uploadFromRow, apiKeyFromRow, claimedTaskFromRow, fromJson, jobFromRow, strOrNull, taskFromRow, toJson, workerFromRow } from './rows.js';
 
 const PENDING = "('waiting', 'ready', 'retry_wait')";
 const TASK_COLUMNS =
@@ -124,17 +125,17 @@ export class SqlStore implements Store {
 
   // ---- jobs ----
 
-  async submitJob(job: NewJob, now: number): Promise<{ job: JobRecord; created: boolean }> {
+  async submitJob(job: NewJob, now: number): Promise<SubmittedJob> {
     validateDag(job.tasks);
     return this.tx(now, async (q, changes) => {
       const inserted = await q.all(
-        `INSERT INTO jobs (id, tenant_id, kind, status, priority, idempotency_key, input, cancel_requested, created_at, updated_at)
-         VALUES (?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING *`,
-        [job.id, job.tenantId, job.kind, job.priority, job.idempotencyKey, toJson(job.input) ?? 'null', now, now],
+        `INSERT INTO jobs (id, tenant_id, kind, status, priority, idempotency_key, request_fingerprint, input, cancel_requested, created_at, updated_at)
+         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING *`,
+        [job.id, job.tenantId, job.kind, job.priority, job.idempotencyKey, job.requestFingerprint, toJson(job.input) ?? 'null', now, now],
       );
       if (inserted.length === 0) {
-        const existing = await q.all('SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?', [job.tenantId, job.idempotencyKey]);
-        return { job: jobFromRow(existing[0]!), created: false };
+        const existing = (await q.all('SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?', [job.tenantId, job.idempotencyKey]))[0]!;
+        return { job: jobFromRow(existing), created: false, requestFingerprint: strOrNull(existing.request_fingerprint) };
       }
       const ids = new Map(job.tasks.map((t) => [t.key, t.id]));
       await this.insertTasks(
@@ -150,12 +151,12 @@ export class SqlStore implements Store {
         now,
         changes,
       );
-      return { job: jobFromRow(inserted[0]!), created: true };
+      return { job: jobFromRow(inserted[0]!), created: true, requestFingerprint: job.requestFingerprint };
     });
   }
 
-  async getJob(jobId: string, tenantId?: string): Promise<JobDetail | undefined> {
-    const jobs = await this.db.all(`SELECT * FROM jobs WHERE id = ?${tenantId ? ' AND tenant_id = ?' : ''}`, tenantId ? [jobId, tenantId] : [jobId]);
+  async getJob(jobId: string, tenantId: string | null): Promise<JobDetail | undefined> {
+    const jobs = await this.db.all(`SELECT * FROM jobs WHERE id = ?${tenantId !== null ? ' AND tenant_id = ?' : ''}`, tenantId !== null ? [jobId, tenantId] : [jobId]);
     if (jobs.length === 0) return undefined;
     const tasks = await this.db.all('SELECT * FROM tasks WHERE job_id = ? ORDER BY seq', [jobId]);
     const deps = await this.db.all(
@@ -349,7 +350,7 @@ export class SqlStore implements Store {
       changes.jobs.add(jobId);
       changes.events.push({ type: 'cancelled', jobId });
       return { ...job, cancelRequested: true };
-    }).then(async (job) => (job ? ((await this.getJob(job.id)) ?? job) : undefined));
+    }).then(async (job) => (job ? ((await this.getJob(job.id, job.tenantId)) ?? job) : undefined));
   }
 
   async retryJob(jobId: string, fromStep: string | undefined, now: number, tenantId?: string): Promise<JobRecord | undefined> {
@@ -390,7 +391,7 @@ export class SqlStore implements Store {
       await q.run('UPDATE jobs SET cancel_requested = 0, error = NULL, finished_at = NULL, updated_at = ? WHERE id = ?', [now, jobId]);
       changes.jobs.add(jobId);
       return job;
-    }).then(async (job) => (job ? ((await this.getJob(job.id)) ?? job) : undefined));
+    }).then(async (job) => (job ? ((await this.getJob(job.id, job.tenantId)) ?? job) : undefined));
   }
 
   async listDeadTasks(query: { tenantId?: string; limit: number }): Promise<DeadTask[]> {
@@ -476,6 +477,10 @@ export class SqlStore implements Store {
     return r ? uploadFromRow(r) : undefined;
   }
 
+  async deleteUpload(uploadId: string, tenantId: string): Promise<boolean> {
+    return (await this.db.run('DELETE FROM uploads WHERE id = ? AND tenant_id = ?', [uploadId, tenantId])) > 0;
+  }
+
   async completeUpload(uploadId: string, jobId: string): Promise<boolean> {
     return (await this.db.run('UPDATE uploads SET job_id = ? WHERE id = ? AND job_id IS NULL', [jobId, uploadId])) > 0;
   }
@@ -494,10 +499,10 @@ export class SqlStore implements Store {
   createDeliveries(deliveries: readonly DeliveryRecord[]) {
     return this.notifications.createDeliveries(deliveries);
   }
-  getDelivery(deliveryId: string, tenantId?: string) {
+  getDelivery(deliveryId: string, tenantId: string) {
     return this.notifications.getDelivery(deliveryId, tenantId);
   }
-  listDeliveries(jobId: string, tenantId?: string) {
+  listDeliveries(jobId: string, tenantId: string) {
     return this.notifications.listDeliveries(jobId, tenantId);
   }
   recordDeliveryAttempt(deliveryId: string, attempt: Omit<DeliveryAttempt, 'attempt'>, state: DeliveryState) {
