@@ -97,6 +97,11 @@ export interface BlobStore {
   /** Removes an object; removing a missing one is not an error. */
   delete(key: string): Promise<void>;
   /**
+   * Copies the object at `from` to `to` (inside the store where it can: S3 copies server-side), bytes
+   * and content type; replaces what `to` held, atomically as `put` does. Throws `not_found`.
+   */
+  copy(from: string, to: string): Promise<BlobInfo>;
+  /**
    * Objects whose key starts with `prefix` (a plain string prefix, not a folder), in UTF-8 byte
    * order. `contentType` is left undefined: S3 listings do not carry it; use `stat`.
    */

@@ -134,6 +134,22 @@ function blobStoreContract(name: string, setup: () => Promise<BlobStoreHarness>)
       await store.delete('delete/never-existed');
     });
 
+    it('copies an object to another key, bytes and content type, replacing what was there', async () => {
+      const bytes = randomBytes(50_000);
+      await store.put('copy/from dir/a.bin', bytes, { contentType: 'audio/wav' });
+      await store.put('copy/to.bin', Buffer.from('old'), { contentType: 'text/plain' });
+      const info = await store.copy('copy/from dir/a.bin', 'copy/to.bin');
+      assert.equal(info.key, 'copy/to.bin');
+      assert.equal(info.sizeBytes, bytes.length);
+      assert.equal((await store.stat('copy/to.bin'))?.contentType, 'audio/wav');
+      assert.deepEqual(await readAll(await store.get('copy/to.bin')), bytes);
+      // The copy stands on its own: changing the original changes nothing in it.
+      await store.put('copy/from dir/a.bin', Buffer.from('changed'));
+      assert.deepEqual(await readAll(await store.get('copy/to.bin')), bytes);
+      await rejectsWithCode(store.copy('copy/missing', 'copy/to.bin'), 'not_found');
+      assert.deepEqual(await readAll(await store.get('copy/to.bin')), bytes);
+    });
+
     it('answers not_found for a missing key', async () => {
       await rejectsWithCode(store.get('missing/nope'), 'not_found');
       await rejectsWithCode(store.get('missing/nope', { start: 0, end: 1 }), 'not_found');

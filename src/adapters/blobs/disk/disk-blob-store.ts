@@ -114,6 +114,12 @@ export function createDiskBlobStore(config: DiskBlobStoreConfig): DiskBlobStore 
     }
   }
 
+  async function copy(from: string, to: string): Promise<BlobInfo> {
+    const source = await get(from); // first, so a missing key is not_found
+    const meta = await readMeta(from);
+    return put(to, source, meta ? { contentType: meta.contentType } : {});
+  }
+
   async function remove(key: string): Promise<void> {
     assertBlobKey(key);
     // Empty folders are left behind on purpose: removing them races with a put creating them.
@@ -171,6 +177,7 @@ export function createDiskBlobStore(config: DiskBlobStoreConfig): DiskBlobStore 
     get,
     stat,
     delete: remove,
+    copy,
     list,
     download,
     async signUpload(key, options) {

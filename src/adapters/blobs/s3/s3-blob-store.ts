@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -44,6 +45,9 @@ export interface S3BlobStoreConfig {
   /** Keys per ListObjectsV2 page; default 1000 (S3's maximum). */
   listPageSize?: number;
 }
+
+/** The largest object one CopyObject request may copy. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 /** A BlobStore on S3 or an S3-compatible server; signed URLs go to the store, not to our API. */
 export function createS3BlobStore(config: S3BlobStoreConfig): BlobStore {
@@ -118,6 +122,23 @@ export function createS3BlobStore(config: S3BlobStoreConfig): BlobStore {
     }
   }
 
+  async function copy(from: string, to: string): Promise<BlobInfo> {
+    assertBlobKey(to);
+    const info = await stat(from);
+    if (!info) throw permanent('not_found', 'no such blob', { key: from });
+    // One CopyObject takes objects up to 5 GiB; larger ones stream through this process.
+    if (info.sizeBytes > MAX_COPY_BYTES) return put(to, await (await getObject(from)).body, info.contentType ? { contentType: info.contentType } : {});
+    try {
+      const copySource = `${bucket}/${objectKey(from).split('/').map(encodeURIComponent).join('/')}`;
+      await client.send(new CopyObjectCommand({ Bucket: bucket, Key: objectKey(to), CopySource: copySource, MetadataDirective: 'COPY' }));
+    } catch (err) {
+      throw toBlobError(err, from);
+    }
+    const copied = await stat(to);
+    if (!copied) throw permanent('internal', 'the object vanished right after it was written', { key: to });
+    return copied;
+  }
+
   async function list(listPrefix: string): Promise<BlobInfo[]> {
     assertBlobPrefix(listPrefix);
     const found: BlobInfo[] = [];
@@ -171,6 +192,7 @@ export function createS3BlobStore(config: S3BlobStoreConfig): BlobStore {
         if ((mapped as { code?: string }).code !== 'not_found') throw mapped;
       }
     },
+    copy,
     list,
     async download(key, filePath) {
       const { body, info } = await getObject(key);
