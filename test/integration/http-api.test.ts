@@ -3,12 +3,18 @@
  * PostgreSQL, plus errors, authentication, metrics, OpenAPI and signed blob URLs.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { FakeClock } from '../../src/core/clock.js';
 import { generateApiKey } from '../../src/core/api-keys.js';
 import type { Store } from '../../src/ports/store.js';
 import { sqliteTestStore } from '../support/stores.js';
+import { startEarshot, testEngines } from '../e2e/transcription.harness.js';
 import { jobFlowCases } from './http-api.case.js';
+import { MAX_UPLOAD_BYTES, uploadCases } from './http-api-uploads.case.js';
 import { call, openEvents, startApi, waitUntil, type Api } from './http-api.harness.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -23,6 +29,22 @@ async function sqliteStore(): Promise<Store> {
 }
 
 jobFlowCases({ name: 'sqlite', create: sqliteStore });
+
+const uploadsDir = mkdtempSync(join(tmpdir(), 'earshot-http-uploads-'));
+cleanups.push(async () => rmSync(uploadsDir, { recursive: true, force: true }));
+uploadCases({
+  name: 'SQLite + disk',
+  objectStore: false,
+  start: () => startEarshot({ 'data-dir': uploadsDir, 'max-upload-bytes': String(MAX_UPLOAD_BYTES) }, {}, { engines: testEngines() }),
+  async uploadRows() {
+    const db = new Database(join(uploadsDir, 'earshot.db'), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM uploads').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  },
+});
 
 describe('HTTP API: errors, operations and documentation', () => {
   let api: Api;
@@ -90,6 +112,34 @@ describe('HTTP API: errors, operations and documentation', () => {
     const notJson = await fetch(`${api.base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"kind":' });
     assert.equal(notJson.status, 400);
     assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'bad_request');
+  });
+
+  it('answers a malformed URL and an unsupported body in the error shape', async () => {
+    const badUrl = await call(api.base, 'GET', '/v1/jobs/%E0%A4%A');
+    assert.equal(badUrl.status, 400);
+    assert.deepEqual(Object.keys(badUrl.body), ['error']);
+    assert.equal(badUrl.body.error.code, 'bad_request');
+    assert.equal(badUrl.body.error.details, null);
+    const xml = await fetch(`${api.base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<job/>' });
+    assert.equal(xml.status, 415);
+    assert.equal(((await xml.json()) as { error: { code: string } }).error.code, 'unsupported_media_type');
+  });
+
+  it('refuses JSON nested too deep with 400, and keeps serving', async () => {
+    const depth = 100_000;
+    const deep = `{"kind":"diagnostics","input":{"tasks":1,"sleep_ms":0,"x":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}}`;
+    const res = await fetch(`${api.base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: { code: string; message: string; details: { max_depth: number } } };
+    assert.equal(body.error.code, 'bad_request');
+    assert.match(body.error.message, /nested/);
+    // Within the limit the body is read: here, to refuse a job kind that does not exist.
+    const levels = body.error.details.max_depth - 2;
+    const nested = `{"kind":"nope","input":{"x":${'['.repeat(levels)}${']'.repeat(levels)}}}`;
+    const read = await call(api.base, 'POST', '/v1/jobs', { body: JSON.parse(nested) });
+    assert.equal(read.status, 400);
+    assert.equal(read.body.error.code, 'unknown_job_kind');
+    assert.equal((await call(api.base, 'GET', '/v1/health')).status, 200);
   });
 
   it('serves Prometheus metrics with queue depth and task counters after a job ran', async () => {

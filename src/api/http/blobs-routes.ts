@@ -13,6 +13,12 @@ import { errorResponses } from './errors.js';
 export interface BlobsDeps {
   blobs: BlobStore;
   maxUploadBytes: number;
+  /**
+   * Refuses a write the URL's signature allows but the data's owner no longer does (a completed
+   * upload is immutable): asked before the body is read, and again once it is stored, so a write
+   * that raced the refusal is undone and refused too.
+   */
+  checkWrite?: (key: string) => Promise<void>;
 }
 
 const PREFIX = '/v1/blobs/';
@@ -112,9 +118,10 @@ export function blobsRoutes(deps: BlobsDeps): FastifyPluginAsync {
       return reply.send(await blobs.get(grant.key, range));
     });
 
-    app.put('/v1/blobs/*', { schema: schema([403, 413], { 200: uploaded }) }, async (request, reply) => {
+    app.put('/v1/blobs/*', { schema: schema([403, 404, 409, 413], { 200: uploaded }) }, async (request, reply) => {
       try {
         const grant = grantFor(request, blobs);
+        await deps.checkWrite?.(grant.key);
         const declared = Number(request.headers['content-length']);
         if (declared > deps.maxUploadBytes) {
           throw new EarshotError('payload_too_large', `the body is larger than ${deps.maxUploadBytes} bytes`, { details: { maxBytes: deps.maxUploadBytes } });
@@ -131,6 +138,12 @@ export function blobsRoutes(deps: BlobsDeps): FastifyPluginAsync {
           if (!raw.complete) interrupted();
         });
         const info = await blobs.put(grant.key, body, { maxBytes: deps.maxUploadBytes, ...(grant.contentType ? { contentType: grant.contentType } : {}) });
+        try {
+          await deps.checkWrite?.(grant.key);
+        } catch (err) {
+          await blobs.delete(grant.key);
+          throw err;
+        }
         return { key: info.key, size_bytes: info.sizeBytes, content_type: info.contentType ?? null };
       } catch (err) {
         // The rest of the body was not read: close the connection instead of draining it.

@@ -62,8 +62,22 @@ const statusByCode: Readonly<Record<ErrorCode, number>> = {
   handler_failed: 500,
 };
 
-/** Fastify's own client errors (body parsing, media types) keep their status under our codes. */
-const codeByStatus: Readonly<Record<number, string>> = {
+/**
+ * Fastify's own client errors (URLs, body parsing, media types, multipart limits) under our codes, and
+ * with our codes' statuses: by their code where the status they carry is not ours (the multipart
+ * plugin answers a body that is not multipart with 406), else by their status.
+ */
+const byFastifyCode: Readonly<Record<string, { code: ErrorCode; message?: string }>> = {
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'unsupported_media_type', message: 'this route takes multipart/form-data' },
+  FST_INVALID_JSON_FIELD_ERROR: { code: 'bad_request', message: 'a form field declared as JSON is not valid JSON' },
+  FST_PROTO_VIOLATION: { code: 'bad_request', message: 'a form field has a reserved name' },
+  FST_FILES_LIMIT: { code: 'payload_too_large', message: 'the form has more files than this route takes (one, in the field "file")' },
+  FST_FIELDS_LIMIT: { code: 'payload_too_large', message: 'the form has too many fields' },
+  FST_PARTS_LIMIT: { code: 'payload_too_large', message: 'the form has too many parts' },
+  FST_REQ_FILE_TOO_LARGE: { code: 'payload_too_large', message: 'the file is too large' },
+  FST_MP_PREMATURE_CLOSE: { code: 'bad_request', message: 'the request ended before the form did' },
+};
+const codeByStatus: Readonly<Record<number, ErrorCode>> = {
   400: 'bad_request',
   404: 'not_found',
   413: 'payload_too_large',
@@ -100,13 +114,23 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody; re
   const e = (err ?? {}) as FastifyLikeError;
   if (Array.isArray(e.validation)) {
     const where = e.validationContext ?? 'request';
-    const problems = e.validation.map((v) => ({ in: where, path: v.instancePath || '/', message: v.message ?? 'is invalid', ...(v.params ? { params: v.params } : {}) }));
-    return { status: 400, body: errorBody('bad_request', `invalid ${where}: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, { problems }) };
+    // An unknown property is named, so a misspelt option does not have to be guessed from `params`.
+    const unknownName = (v: { keyword?: string; params?: Record<string, unknown> }) =>
+      v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string' ? v.params.additionalProperty : undefined;
+    const problems = e.validation.map((v) => {
+      const unknown = unknownName(v);
+      return { in: where, path: v.instancePath || '/', message: unknown !== undefined ? `has an unknown property "${unknown}"` : (v.message ?? 'is invalid'), ...(v.params ? { params: v.params } : {}) };
+    });
+    const unknown = e.validation.map(unknownName).filter((n) => n !== undefined);
+    const details = { problems, ...(unknown.length > 0 ? { unknown } : {}) };
+    return { status: 400, body: errorBody('bad_request', `invalid ${where}: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, details) };
   }
   // Only Fastify's own errors are trusted to carry a client status; others may leak internals.
   if (typeof e.code === 'string' && e.code.startsWith('FST_') && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const code = codeByStatus[e.statusCode] ?? 'bad_request';
-    return { status: e.statusCode, body: errorBody(code, typeof e.message === 'string' ? e.message : code) };
+    const known = byFastifyCode[e.code];
+    const code = known?.code ?? codeByStatus[e.statusCode] ?? 'bad_request';
+    const message = known?.message ?? (typeof e.message === 'string' ? e.message : code);
+    return { status: statusByCode[code], body: errorBody(code, message) };
   }
   return internal();
 }

@@ -6,12 +6,13 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { EarshotError } from '../../core/errors.js';
 import type { Engine } from '../../engine/engine.js';
+import type { RawOptions } from '../../pipelines/transcribe/options.js';
 import { renderTranscript, transcriptJson } from '../../pipelines/transcribe/render.js';
 import type { TranscriptionService } from '../../pipelines/transcribe/service.js';
 import { readTranscript } from '../../pipelines/transcribe/transcribe.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import { errorResponses } from './errors.js';
-import { receiveMultipart } from './multipart.js';
+import { withMultipartUpload } from './multipart.js';
 
 export interface OpenAiRoutesDeps {
   engine: Engine;
@@ -23,28 +24,52 @@ export interface OpenAiRoutesDeps {
 
 const responseFormats = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 
+/**
+ * The form's `response_format`, checked. The other fields the OpenAI API defines and we have no use
+ * for (stream, include[], chunking_strategy, ...) are ignored, as clients send them.
+ */
+function responseFormat(fields: RawOptions): (typeof responseFormats)[number] {
+  const format = String(fields.response_format ?? 'json');
+  if (!(responseFormats as readonly string[]).includes(format)) {
+    throw new EarshotError('bad_request', `response_format must be one of ${responseFormats.join(', ')}`, { details: { response_format: format } });
+  }
+  return format as (typeof responseFormats)[number];
+}
+
 export function openAiRoutes(deps: OpenAiRoutesDeps): FastifyPluginAsync {
   const { engine, service } = deps;
 
+  /** Our options for an OpenAI form. */
+  const options = (fields: RawOptions, translate: boolean): RawOptions => {
+    const model = String(fields.model ?? '');
+    return {
+      // `whisper-1` and other model names mean the default engine; an engine's own name picks it.
+      ...(service.engineNames().includes(model) ? { engine: model } : {}),
+      language: translate ? 'auto' : (fields.language ?? 'auto'),
+      prompt: fields.prompt,
+      temperature: fields.temperature,
+      translate: translate ? 'true' : undefined,
+      priority: 'urgent',
+      formats: 'txt,json',
+    };
+  };
+
   const handle = (translate: boolean) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
-      const { uploadId, fields } = await receiveMultipart(request, service);
-      const format = String(fields.response_format ?? 'json');
-      if (!(responseFormats as readonly string[]).includes(format)) {
-        throw new EarshotError('bad_request', `response_format must be one of ${responseFormats.join(', ')}`);
-      }
-      const model = String(fields.model ?? '');
+      const { job, fields, format } = await withMultipartUpload(
+        request,
+        service,
+        (early) => {
+          responseFormat(early);
+          service.options(options(early, translate));
+        },
+        async ({ uploadId, fields }) => {
+          const format = responseFormat(fields);
+          const { job } = await service.submitUpload(request.tenantId, uploadId, options(fields, translate));
+          return { job, fields, format };
+        },
+      );
       const granularities = [fields['timestamp_granularities[]'], fields.timestamp_granularities].flat().filter(Boolean).map(String);
-      const { job } = await service.submitUpload(request.tenantId, uploadId, {
-        // `whisper-1` and other model names mean the default engine; an engine's own name picks it.
-        ...(service.engineNames().includes(model) ? { engine: model } : {}),
-        language: translate ? 'auto' : (fields.language ?? 'auto'),
-        prompt: fields.prompt,
-        temperature: fields.temperature,
-        translate: translate ? 'true' : undefined,
-        priority: 'urgent',
-        formats: 'txt,json',
-      });
       const done = await engine.waitFor(job.id, { timeoutMs: deps.waitMs ?? 600_000 });
       if (done.status !== 'succeeded') {
         throw new EarshotError(done.error?.code ?? 'asr_failed', done.error?.message ?? 'the transcription failed', {

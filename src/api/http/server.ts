@@ -14,6 +14,7 @@ import { registerDocs } from './docs.js';
 import { errorSchema, handleError, handleNotFound } from './errors.js';
 import { eventsRoutes } from './events-routes.js';
 import { jobSchemas } from './job-json.js';
+import { registerJsonParser } from './json-body.js';
 import { jobsRoutes } from './jobs-routes.js';
 import type { Metrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
@@ -57,10 +58,13 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     genReqId: () => newId('req'),
     // allErrors: a 400 lists every problem at once; removeAdditional off: unknown fields are refused, not dropped.
     ajv: { customOptions: { allErrors: true, removeAdditional: false } },
+    // Refusals Fastify makes before routing (a malformed URL) go through our one mapping too.
+    frameworkErrors: (err, request, reply) => void handleError(err, request, reply),
   });
 
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
+  registerJsonParser(app);
   app.addSchema(errorSchema);
   for (const s of jobSchemas) app.addSchema(s);
 
@@ -89,7 +93,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     }
   });
   if (deps.blobs.capabilities.urlTarget === 'api' && deps.blobs.verifySignedUrl) {
-    void app.register(blobsRoutes({ blobs: deps.blobs, maxUploadBytes: deps.maxUploadBytes }));
+    const uploads = deps.transcriptions;
+    void app.register(
+      blobsRoutes({ blobs: deps.blobs, maxUploadBytes: deps.maxUploadBytes, ...(uploads ? { checkWrite: (key: string) => uploads.checkUploadWrite(key) } : {}) }),
+    );
   }
   return app;
 }

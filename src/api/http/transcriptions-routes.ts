@@ -15,7 +15,7 @@ import { readTranscript } from '../../pipelines/transcribe/transcribe.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import { errorResponses } from './errors.js';
 import { jobDetailJson } from './job-json.js';
-import { receiveMultipart } from './multipart.js';
+import { withMultipartUpload } from './multipart.js';
 import { openAiRoutes } from './openai-routes.js';
 
 export interface TranscriptionRoutesDeps {
@@ -57,11 +57,16 @@ export function transcriptionRoutes(deps: TranscriptionRoutesDeps): FastifyPlugi
     await app.register(multipart, { limits: { fileSize: deps.maxUploadBytes + 1, files: 1, fields: 50, fieldSize: 64 * 1024 } });
     await app.register(openAiRoutes({ engine, blobs: deps.blobs, service }));
 
-    const create = async (request: FastifyRequest) => {
-      const { uploadId, fields } = await receiveMultipart(request, service);
-      const key = request.headers['idempotency-key'];
-      return service.submitUpload(request.tenantId, uploadId, fields, typeof key === 'string' && key ? key : undefined);
-    };
+    const create = (request: FastifyRequest) =>
+      withMultipartUpload(
+        request,
+        service,
+        (fields) => service.options(fields),
+        ({ uploadId, fields }) => {
+          const key = request.headers['idempotency-key'];
+          return service.submitUpload(request.tenantId, uploadId, fields, typeof key === 'string' && key ? key : undefined);
+        },
+      );
 
     app.post(
       '/v1/transcriptions',

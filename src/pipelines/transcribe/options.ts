@@ -75,8 +75,34 @@ function parseNotesOption(v: unknown): boolean | string | undefined {
   return bool(v, 'notes') || undefined;
 }
 
-/** Options from a request, checked; `defaults` come from configuration. */
-export function parseTranscriptionOptions(raw: RawOptions, defaults: { engine: string }): TranscriptionOptions & { priority: Priority } {
+/**
+ * `given` as the parser sees it, noting each key it reads: an option is known by being read, so a new
+ * option needs no list of names kept beside the parser (read every option, whatever the others say).
+ */
+function noteReads(given: RawOptions): { raw: RawOptions; unread(): string[]; read(): string[] } {
+  const read = new Set<string>();
+  const raw = new Proxy(given, {
+    get(target, key, receiver) {
+      if (typeof key === 'string') read.add(key);
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  return { raw, unread: () => Object.keys(given).filter((k) => !read.has(k)), read: () => [...read].sort() };
+}
+
+/** Options from a request, checked; `defaults` come from configuration. An option we do not have is refused by name. */
+export function parseTranscriptionOptions(given: RawOptions, defaults: { engine: string }): TranscriptionOptions & { priority: Priority } {
+  const reads = noteReads(given);
+  const options = parseKnownOptions(reads.raw, defaults);
+  const unknown = reads.unread();
+  if (unknown.length > 0) {
+    const names = unknown.map((k) => `"${k}"`).join(', ');
+    throw permanent('bad_request', `unknown option${unknown.length > 1 ? 's' : ''} ${names}`, { unknown, options: reads.read() });
+  }
+  return options;
+}
+
+function parseKnownOptions(raw: RawOptions, defaults: { engine: string }): TranscriptionOptions & { priority: Priority } {
   const language = (str(raw.language) ?? 'auto').toLowerCase();
   if (language !== 'auto' && !whisperLanguages.has(language)) {
     throw new EarshotError('unsupported_language', `unknown language "${language}"; use an ISO 639-1 code or auto`, { details: { language } });
@@ -128,6 +154,18 @@ export function transcriptionInputJson(input: TranscriptionInput): Json {
 
 /** Where an upload's bytes live: under its tenant, so a job can only ever read its own tenant's media. */
 export const uploadBlobKey = (tenantId: string, uploadId: string) => `tenants/${tenantId}/uploads/${uploadId}/source`;
+
+/**
+ * Where a pre-signed upload URL puts the bytes. Completing the upload copies them to `uploadBlobKey`,
+ * for which no URL is ever signed, so a PUT after completion cannot replace what a job reads.
+ */
+export const uploadStagingKey = (tenantId: string, uploadId: string) => `tenants/${tenantId}/uploads/${uploadId}/incoming`;
+
+/** The tenant and upload of a `uploadStagingKey`, or undefined for any other key. */
+export function parseUploadStagingKey(key: string): { tenantId: string; uploadId: string } | undefined {
+  const m = /^tenants\/([^/]+)\/uploads\/(upl_[0-9a-z]+)\/incoming$/.exec(key);
+  return m ? { tenantId: m[1]!, uploadId: m[2]! } : undefined;
+}
 
 /** Checks a stored job input (it may come from POST /v1/jobs as well as from the upload routes). */
 export function checkTranscriptionInput(value: unknown): TranscriptionInput {

@@ -5,13 +5,22 @@
 import type { Readable } from 'node:stream';
 import { supportsLanguage } from '../../core/asr.js';
 import { EarshotError, permanent } from '../../core/errors.js';
+import { isMediaType } from '../../core/media-type.js';
 import { newId } from '../../core/ids.js';
 import type { Json, JobRecord, Priority } from '../../core/job.js';
 import type { Engine } from '../../engine/engine.js';
 import type { AsrEngines } from '../../ports/asr-engine.js';
 import type { BlobStore, SignedUrl } from '../../ports/blob-store.js';
 import type { Store } from '../../ports/store.js';
-import { parseTranscriptionOptions, transcriptionInputJson, uploadBlobKey, type RawOptions, type TranscriptionInput } from './options.js';
+import {
+  parseTranscriptionOptions,
+  parseUploadStagingKey,
+  transcriptionInputJson,
+  uploadBlobKey,
+  uploadStagingKey,
+  type RawOptions,
+  type TranscriptionInput,
+} from './options.js';
 import { contentTypes, transcriptFormats, type TranscriptFormat } from './render.js';
 import { describeTranscription } from './describe.js';
 import { notesContentTypes, notesFormats, notesKey, resultKey, type NotesFormat } from './keys.js';
@@ -60,13 +69,50 @@ export class TranscriptionService {
     return options;
   }
 
-  /** Streams a file into storage as a new upload; memory stays flat whatever its size. */
-  async storeUpload(tenantId: string, body: Readable, meta: FileMeta): Promise<{ uploadId: string; sizeBytes: number }> {
+  /**
+   * Streams a file into storage as a new upload; memory stays flat whatever its size. `field` names
+   * where the content type came from, for the error that refuses one that is not a media type.
+   */
+  async storeUpload(tenantId: string, body: Readable, meta: FileMeta, field = 'content_type'): Promise<{ uploadId: string; sizeBytes: number }> {
+    checkContentType(meta, field);
     const uploadId = newId('upl');
     const key = uploadBlobKey(tenantId, uploadId);
     const info = await this.o.blobs.put(key, body, { maxBytes: this.o.maxUploadBytes, ...(meta.contentType ? { contentType: meta.contentType } : {}) });
-    await this.recordUpload(tenantId, uploadId, { ...meta, sizeBytes: info.sizeBytes }, this.o.engine.clock.now());
+    try {
+      await this.recordUpload(tenantId, uploadId, { ...meta, sizeBytes: info.sizeBytes }, this.o.engine.clock.now());
+    } catch (err) {
+      await this.o.blobs.delete(key);
+      throw err;
+    }
     return { uploadId, sizeBytes: info.sizeBytes };
+  }
+
+  /**
+   * Removes an upload that did not become a job, its blobs and its row: what a refused request must
+   * not leave behind. An upload a job uses stays.
+   */
+  async discardUpload(tenantId: string, uploadId: string): Promise<void> {
+    const upload = await this.o.store.getUpload(uploadId, tenantId);
+    if (!upload || upload.jobId) return;
+    // The blobs first: should that fail, the row still leads to them.
+    await Promise.all([this.o.blobs.delete(upload.blobKey), this.o.blobs.delete(uploadStagingKey(tenantId, uploadId))]);
+    await this.o.store.deleteUpload(uploadId, tenantId);
+  }
+
+  /**
+   * Checks a write to a blob key through a pre-signed URL: a completed upload is immutable (`conflict`),
+   * a removed one is gone (`not_found`). Keys that are no upload's pass.
+   */
+  async checkUploadWrite(key: string): Promise<void> {
+    const ref = parseUploadStagingKey(key);
+    if (!ref) return;
+    const upload = await this.o.store.getUpload(ref.uploadId, ref.tenantId);
+    if (!upload) throw new EarshotError('not_found', 'no such upload', { details: { upload_id: ref.uploadId } });
+    if (upload.jobId) {
+      throw new EarshotError('conflict', 'the upload was completed and can no longer change; start a new upload', {
+        details: { upload_id: ref.uploadId, job_id: upload.jobId },
+      });
+    }
   }
 
   private recordUpload(tenantId: string, uploadId: string, meta: FileMeta, expiresAt: number): Promise<void> {
@@ -85,11 +131,13 @@ export class TranscriptionService {
 
   /** A pre-signed upload: the client PUTs the bytes to `url`, then calls completeUpload. */
   async createUpload(tenantId: string, meta: FileMeta): Promise<{ uploadId: string; url: SignedUrl }> {
+    checkContentType(meta, 'content_type');
     if (meta.sizeBytes !== undefined && meta.sizeBytes > this.o.maxUploadBytes) {
       throw new EarshotError('payload_too_large', `the file is larger than ${this.o.maxUploadBytes} bytes`, { details: { max_bytes: this.o.maxUploadBytes } });
     }
     const uploadId = newId('upl');
-    const key = uploadBlobKey(tenantId, uploadId);
+    // Signed for the staging key only: what a job reads, completion copies elsewhere.
+    const key = uploadStagingKey(tenantId, uploadId);
     const expiresInSeconds = this.o.uploadUrlSeconds ?? 3600;
     const url = await this.o.blobs.signUpload(key, { expiresInSeconds, ...(meta.contentType ? { contentType: meta.contentType } : {}) });
     await this.recordUpload(tenantId, uploadId, meta, url.expiresAt);
@@ -98,25 +146,33 @@ export class TranscriptionService {
 
   /**
    * Turns an upload into a job. Bad options, an empty file or a refused job remove the upload; completing twice
-   * (or replaying an idempotency key) returns the job the first call made.
+   * (or replaying an idempotency key) returns the job the first call made. A pre-signed upload's bytes
+   * are copied from where its URL put them to the key the job reads, which no URL can write.
    */
   async submitUpload(tenantId: string, uploadId: string, raw: RawOptions, idempotencyKey?: string): Promise<{ job: JobRecord; created: boolean }> {
     const upload = await this.o.store.getUpload(uploadId, tenantId);
     if (!upload) throw new EarshotError('not_found', 'no such upload', { details: { upload_id: uploadId } });
-    const info = await this.o.blobs.stat(upload.blobKey);
-    if (!info) {
+    const staged = uploadStagingKey(tenantId, uploadId);
+    let info = await this.o.blobs.stat(upload.blobKey);
+    const stagedInfo = info || upload.jobId ? undefined : await this.o.blobs.stat(staged);
+    if (!info && !stagedInfo) {
       if (upload.jobId) return { job: await this.o.engine.getJob(upload.jobId, tenantId), created: false };
       throw new EarshotError('conflict', 'nothing was uploaded yet: PUT the file to upload_url first', { details: { upload_id: uploadId } });
     }
     let options;
     try {
       options = this.options(raw);
-      if (info.sizeBytes === 0) throw permanent('bad_request', 'the file is empty');
-      if (info.sizeBytes > this.o.maxUploadBytes) {
+      const sizeBytes = (info ?? stagedInfo)!.sizeBytes;
+      if (sizeBytes === 0) throw permanent('bad_request', 'the file is empty');
+      if (sizeBytes > this.o.maxUploadBytes) {
         throw new EarshotError('payload_too_large', `the file is larger than ${this.o.maxUploadBytes} bytes`, { details: { max_bytes: this.o.maxUploadBytes } });
       }
+      if (!info) {
+        info = await this.o.blobs.copy(staged, upload.blobKey);
+        await this.o.blobs.delete(staged);
+      }
     } catch (err) {
-      if (!upload.jobId) await this.o.blobs.delete(upload.blobKey);
+      if (err instanceof EarshotError && !err.retryable) await this.discardUpload(tenantId, uploadId);
       throw err;
     }
     const { priority, ...rest } = options;
@@ -126,7 +182,7 @@ export class TranscriptionService {
       result = await this.submit(tenantId, { ...rest, source: { uploadId, ...meta } }, priority, idempotencyKey ?? `upload:${uploadId}`);
     } catch (err) {
       // Refused at submission (a notification target, for one): the upload goes, as with bad options.
-      if (err instanceof EarshotError && !err.retryable && !upload.jobId) await this.o.blobs.delete(upload.blobKey);
+      if (err instanceof EarshotError && !err.retryable) await this.discardUpload(tenantId, uploadId);
       throw err;
     }
     if (result.created) await this.o.store.completeUpload(uploadId, result.job.id);
@@ -190,5 +246,13 @@ export class TranscriptionService {
       throw new EarshotError('bad_request', `format must be one of ${[...transcriptFormats, ...Object.keys(notesFormats)].join(', ')}`, { details: { format } });
     }
     return format as TranscriptFormat;
+  }
+}
+
+/** The one check of a client's content type (a JSON field or a multipart part's header): a media type, or refused. */
+function checkContentType(meta: FileMeta, field: string): void {
+  if (meta.contentType !== undefined && !isMediaType(meta.contentType)) {
+    const shown = JSON.stringify(meta.contentType.slice(0, 100));
+    throw permanent('bad_request', `${field}: the content type ${shown} is not a media type (type/subtype, then any ; name=value)`, { field });
   }
 }
