@@ -5,6 +5,7 @@ import { requestFingerprint } from '../core/request-fingerprint.js';
 import { priorityValue, terminalJobStatuses, type Json, type JobRecord, type JobStatus, type Priority, type TaskSpec } from '../core/job.js';
 import type { DeadTask, JobDetail, JobSummary, NewTask, Store } from '../ports/store.js';
 import type { Registry } from './registry.js';
+import { isOutage } from './store-outage.js';
 
 export interface SubmitRequest {
   tenantId: string;
@@ -149,6 +150,8 @@ export class Engine {
             resolve(job);
           }
         } catch (err) {
+          // A store outage does not end the wait: the next poll looks again.
+          if (isOutage(err)) return;
           finish();
           reject(err);
         }

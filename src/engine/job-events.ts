@@ -12,12 +12,14 @@
  *
  * Resuming (`lastEventId`) sends nothing until something changes when the id is as new as the job,
  * and otherwise one `status` + `progress` snapshot of the current state: whatever happened in
- * between collapses into it. A settled job always ends with `end`.
+ * between collapses into it. A settled job always ends with `end`. A store outage after the first
+ * snapshot does not end the watch: it polls until the store answers again.
  */
 import type { ErrorInfo } from '../core/errors.js';
 import type { Json, JobStatus, StepProgress } from '../core/job.js';
 import type { JobDetail } from '../ports/store.js';
 import type { Engine } from './engine.js';
+import { isOutage } from './store-outage.js';
 
 export interface JobEventError {
   code: string;
@@ -190,7 +192,8 @@ export async function* watchJob(engine: Engine, jobId: string, options: WatchJob
       if (job.finishedAt !== null) return;
       await nextChange();
       if (signal.aborted) return;
-      job = await engine.getJob(jobId, options.tenantId);
+      // While the store is down the stream stays open and looks again at the next poll.
+      job = (await engine.getJob(jobId, options.tenantId).catch((err: unknown) => (isOutage(err) ? undefined : Promise.reject(err)))) ?? job;
     }
   } finally {
     wake?.();

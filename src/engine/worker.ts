@@ -8,6 +8,7 @@ import { backoffDelayMs, defaultRetryPolicy } from '../core/retry.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
 import type { ClaimedTask, Completion, Failure, LeaseOutcome, Store, StoreEvent } from '../ports/store.js';
 import type { Registry, TaskContext } from './registry.js';
+import { isOutage, StoreOutage } from './store-outage.js';
 
 export interface WorkerOptions {
   store: Store;
@@ -26,6 +27,8 @@ export interface WorkerOptions {
   reapMs?: number;
   /** Most tasks claimed in one query. Default: the concurrency. */
   claimBatch?: number;
+  /** While the store is unavailable, the longest wait between tries (the wait doubles up to it from 250 ms). Default 5000 ms. */
+  maxOutageRetryMs?: number;
   clock?: Clock;
   logger?: Logger;
   workerId?: string;
@@ -90,6 +93,7 @@ export class Worker extends EventEmitter {
   private stopping = false;
   private started = false;
   private readonly startedAt: number;
+  private readonly outage: StoreOutage;
 
   constructor(options: WorkerOptions) {
     super();
@@ -107,6 +111,7 @@ export class Worker extends EventEmitter {
     this.log = (options.logger ?? silentLogger).child({ worker_id: this.id });
     this.random = options.random ?? Math.random;
     this.startedAt = this.clock.now();
+    this.outage = new StoreOutage({ clock: this.clock, log: this.log, initialMs: 250, maxMs: options.maxOutageRetryMs ?? 5000, random: this.random });
   }
 
   get activeCount(): number {
@@ -119,12 +124,19 @@ export class Worker extends EventEmitter {
     this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
     await this.register();
     const every = (ms: number, fn: () => Promise<unknown>) => {
-      // Not unref'd: a started worker keeps its process alive until stop().
-      this.timers.push(setInterval(() => void fn().catch((err: unknown) => this.log.warn({ err }, 'worker timer failed')), ms));
+      // Not unref'd: a started worker keeps its process alive until stop(). While the store is down,
+      // a timer waits out the backoff; the outage itself is logged once, by the tracker.
+      const tick = () => {
+        if (!this.outage.due()) return;
+        void fn().catch((err: unknown) => {
+          if (!isOutage(err)) this.log.warn({ err }, 'worker timer failed');
+        });
+      };
+      this.timers.push(setInterval(tick, ms));
     };
     every(this.pollMs, async () => this.kick());
     every(this.heartbeatMs, () => this.renewLeases());
-    every(this.reapMs, () => this.store.reapExpiredLeases(this.clock.now()));
+    every(this.reapMs, () => this.tracked(() => this.store.reapExpiredLeases(this.clock.now())));
     this.log.info({ pools: this.pools, concurrency: this.concurrency }, 'worker started');
     this.kick();
   }
@@ -149,8 +161,13 @@ export class Worker extends EventEmitter {
     await this.flush();
     const left = aborted.filter((r) => !r.settled);
     if (left.length > 0) {
-      await this.store.release(left.map((r) => ({ taskId: r.task.id, leaseToken: r.task.leaseToken })), this.clock.now());
-      this.log.info({ released: left.length }, 'released unfinished tasks');
+      try {
+        await this.store.release(left.map((r) => ({ taskId: r.task.id, leaseToken: r.task.leaseToken })), this.clock.now());
+        this.log.info({ released: left.length }, 'released unfinished tasks');
+      } catch (err) {
+        // Their leases run out instead, and another worker takes them then.
+        this.log.warn({ err, unreleased: left.length }, 'could not release unfinished tasks');
+      }
     }
     await this.store.removeWorker(this.id).catch(() => {});
     this.log.info('worker stopped');
@@ -158,14 +175,16 @@ export class Worker extends EventEmitter {
 
   /** Looks for work now. */
   kick(): void {
-    if (this.stopping || !this.started) return;
+    if (this.stopping || !this.started || !this.outage.due()) return;
     if (this.claiming) {
       this.claimAgain = true;
       return;
     }
     this.claiming = true;
     void this.claimLoop()
-      .catch((err: unknown) => this.log.warn({ err }, 'claim failed'))
+      .catch((err: unknown) => {
+        if (!this.outage.failed(err)) this.log.warn({ err }, 'claim failed');
+      })
       .finally(() => {
         this.claiming = false;
         if (this.claimAgain) {
@@ -195,6 +214,7 @@ export class Worker extends EventEmitter {
       if (free <= 0) return;
       const limit = Math.min(free, this.claimBatch);
       const tasks = await this.store.claim({ workerId: this.id, pools: this.pools, limit, leaseMs: this.leaseMs, now: this.clock.now() });
+      this.outage.ok();
       for (const task of tasks) this.execute(task);
       if (tasks.length > 0) this.emit('claimed', tasks);
       if (tasks.length < limit) return;
@@ -202,6 +222,8 @@ export class Worker extends EventEmitter {
   }
 
   private onEvent(e: StoreEvent): void {
+    // An event came through the store, so it answers again (PostgreSQL announces a reconnected listener this way).
+    if (this.outage.down) this.outage.retryNow();
     if (e.type === 'ready' && e.pools.some((p) => p === '*' || this.pools.includes(p))) this.kick();
     if (e.type === 'cancelled') {
       for (const r of this.running.values()) if (r.task.jobId === e.jobId) r.controller.abort('cancelled' satisfies AbortReason);
@@ -294,14 +316,19 @@ export class Worker extends EventEmitter {
       const failures = this.failures.splice(0);
       const now = this.clock.now();
       try {
-        await this.settleCompletions(completions, failures, now);
-        this.report(failures, await this.store.fail(failures, now));
+        await this.tracked(async () => {
+          await this.settleCompletions(completions, failures, now);
+          this.report(failures, await this.store.fail(failures, now));
+        });
       } catch (err) {
         // The store is unreachable: keep the results and try again; the leases are still renewed meanwhile.
-        this.log.error({ err }, 'could not settle tasks; will retry');
         this.completions.unshift(...completions);
         this.failures.unshift(...failures);
-        await new Promise((r) => setTimeout(r, 500));
+        if (isOutage(err)) await this.outage.untilDue();
+        else {
+          this.log.error({ err }, 'could not settle tasks; will retry');
+          await new Promise((r) => setTimeout(r, 500));
+        }
         if (this.stopping && this.running.size === 0) return;
       }
     }
@@ -346,15 +373,29 @@ export class Worker extends EventEmitter {
     });
   }
 
+  /** Runs a store call and tells the outage tracker how it went. */
+  private async tracked<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await call();
+      this.outage.ok();
+      return result;
+    } catch (err) {
+      this.outage.failed(err);
+      throw err;
+    }
+  }
+
   private async renewLeases(): Promise<void> {
     const now = this.clock.now();
-    await this.register(now);
+    await this.tracked(() => this.register(now));
     const entries = [...this.running.values()].filter((r) => !r.controller.signal.aborted);
     if (entries.length === 0) return;
-    const outcomes = await this.store.heartbeat(
-      entries.map((r) => ({ taskId: r.task.id, leaseToken: r.task.leaseToken, ...(r.progress !== undefined ? { progress: r.progress } : {}) })),
-      this.leaseMs,
-      now,
+    const outcomes = await this.tracked(() =>
+      this.store.heartbeat(
+        entries.map((r) => ({ taskId: r.task.id, leaseToken: r.task.leaseToken, ...(r.progress !== undefined ? { progress: r.progress } : {}) })),
+        this.leaseMs,
+        now,
+      ),
     );
     outcomes.forEach((o, i) => {
       const r = entries[i]!;

@@ -8,7 +8,7 @@
  * - Each test file gets its own database (createDatabase), usually cloned from a template
  *   that holds the migrated schema (templateDatabase), which is much faster than migrating.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -216,11 +216,8 @@ export async function startCluster(ownerPid: number, detached = false): Promise<
     // The free port can be taken between probing and binding; retry with another one.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const opts = [`-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories='${dir}'`];
-      opts.push(...SETTINGS.map((s) => `-c ${s}`));
       try {
-        const log = path.join(dir, 'postgres.log');
-        runPg(binDir, 'pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', log, '-o', opts.join(' ')], dir);
+        runPg(binDir, 'pg_ctl', pgCtlStartArgs(dir, port), dir);
       } catch (err) {
         if (attempt >= 3) {
           let log = '';
@@ -243,6 +240,39 @@ export async function startCluster(ownerPid: number, detached = false): Promise<
     stopCluster(dir);
     throw err;
   }
+}
+
+function pgCtlStartArgs(dir: string, port: number): string[] {
+  const opts = [`-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories='${dir}'`, ...SETTINGS.map((s) => `-c ${s}`)];
+  return ['start', '-w', '-t', '60', '-D', path.join(dir, 'data'), '-l', path.join(dir, 'postgres.log'), '-o', opts.join(' ')];
+}
+
+/** Like runPg, without blocking the event loop (children of this process keep being served meanwhile). */
+function runPgAsync(cmd: string, args: string[], cwd: string): Promise<void> {
+  const exe = path.join(findBinDir(), cmd);
+  const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', exe, ...args]] : [exe, args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} failed (exit ${code}):\n${out}`))));
+  });
+}
+
+/**
+ * Stops a cluster's server and keeps its data (an outage): `pg_ctl stop -m fast`, which ends every
+ * session with admin_shutdown (57P01), then refuses connections. Only for a cluster of your own.
+ */
+export function stopServer(cluster: Cluster): Promise<void> {
+  return runPgAsync('pg_ctl', ['stop', '-w', '-m', 'fast', '-D', path.join(cluster.dir, 'data')], cluster.dir);
+}
+
+/** Starts a server stopped by stopServer again, on the same port; resolves once it accepts connections. */
+export async function restartServer(cluster: Cluster): Promise<void> {
+  await runPgAsync('pg_ctl', pgCtlStartArgs(cluster.dir, Number(new URL(cluster.url).port)), cluster.dir);
+  await waitUntilReady(cluster.url);
 }
 
 // One server per process, shared by all callers; stopped when the last caller stops it.

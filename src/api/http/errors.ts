@@ -139,6 +139,9 @@ function internal(): { status: number; body: ErrorBody } {
   return { status: 500, body: errorBody('internal', 'internal error') };
 }
 
+/** Retry-After of a 503 whose error named no wait of its own. */
+const UNAVAILABLE_RETRY_AFTER_MS = 2000;
+
 /** Fastify error handler: maps, logs server errors with their stack, and asks for credentials on 401. */
 export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body, retryAfterMs } = toHttpError(err);
@@ -148,7 +151,9 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   // the wire, so this connection cannot carry another request. Closing it beats reading gigabytes.
   if (!request.raw.complete) void reply.header('connection', 'close');
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="earshot"');
-  if (retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  // A 503 always says when to come back, whether or not the failure named a wait.
+  const waitMs = retryAfterMs ?? (status === 503 ? UNAVAILABLE_RETRY_AFTER_MS : undefined);
+  if (waitMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(waitMs / 1000))));
   return reply.code(status).send(body);
 }
 

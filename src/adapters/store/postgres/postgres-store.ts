@@ -1,19 +1,25 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { newToken } from '../../../core/ids.js';
 import type { Logger } from '../../../ports/logger.js';
 import { silentLogger } from '../../../ports/logger.js';
 import type { ClaimRequest, ClaimedTask, StoreEvent } from '../../../ports/store.js';
-import type { Migration, Row, SqlDriver, SqlQueryer } from '../sql/driver.js';
+import { translateOutage, type Migration, type Row, type SqlDriver, type SqlQueryer } from '../sql/driver.js';
 import { claimedTaskFromRow } from '../sql/rows.js';
 import { migrations } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
+import { isConnectionFailure } from './connection-errors.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user:pass@host:port/db */
   url: string;
   /** Connections in the pool. Default 10. */
   maxConnections?: number;
+  /** How long a connection may take to open (or to free up in a full pool) before a call fails as unavailable. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** The LISTEN connection's reconnect delay: it doubles from the first value up to the second. Default 250 and 5000 ms. */
+  listenRetryMs?: readonly [number, number];
   logger?: Logger;
 }
 
@@ -61,41 +67,59 @@ class PostgresDriver implements SqlDriver {
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
   private closed = false;
+  /** The LISTEN connection was lost and is being replaced. */
+  private relistening = false;
+  private readonly closing = new AbortController();
   private readonly log: Logger;
 
   constructor(private readonly options: PostgresStoreOptions) {
-    this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, types });
-    this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection failed'));
-    this.direct = queryer(this.pool);
     this.log = options.logger ?? silentLogger;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      keepAlive: true,
+      types,
+    });
+    // Without these an outage kills the process: a connection that breaks emits 'error', and pg-pool
+    // listens only while the connection is idle. The failed call itself rejects (and is translated);
+    // the pool drops the broken connection. Whoever retries logs the outage, once.
+    this.pool.on('error', (err) => this.log.debug({ err }, 'idle postgres connection failed'));
+    this.pool.on('connect', (client) => client.on('error', (err) => this.log.debug({ err }, 'postgres connection failed')));
+    this.direct = queryer(this.pool);
     this.emitter.setMaxListeners(0);
   }
 
   all<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
-    return this.direct.all<R>(sql, params);
+    return translateOutage(isConnectionFailure, () => this.direct.all<R>(sql, params));
   }
 
   run(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.direct.run(sql, params);
+    return translateOutage(isConnectionFailure, () => this.direct.run(sql, params));
   }
 
-  async transaction<T>(fn: (q: SqlQueryer) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await fn(queryer(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        const code = (err as { code?: string }).code;
-        if (attempt < 5 && code !== undefined && RETRYABLE_SQLSTATES.has(code)) continue;
-        throw err;
-      } finally {
-        client.release();
+  transaction<T>(fn: (q: SqlQueryer) => Promise<T>): Promise<T> {
+    return translateOutage(isConnectionFailure, async () => {
+      for (let attempt = 1; ; attempt++) {
+        const client = await this.pool.connect();
+        let broken: Error | undefined;
+        try {
+          await client.query('BEGIN');
+          const result = await fn(queryer(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          if (isConnectionFailure(err)) broken = err instanceof Error ? err : new Error(String(err));
+          else await client.query('ROLLBACK').catch(() => {});
+          const code = (err as { code?: string }).code;
+          if (attempt < 5 && code !== undefined && RETRYABLE_SQLSTATES.has(code)) continue;
+          throw err;
+        } finally {
+          // A broken connection goes, not back into the pool.
+          client.release(broken);
+        }
       }
-    }
+    });
   }
 
   async publish(q: SqlQueryer, events: readonly StoreEvent[]): Promise<void> {
@@ -120,34 +144,59 @@ class PostgresDriver implements SqlDriver {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.listening?.catch(() => {});
+    this.closing.abort();
+    await this.listening;
     await this.listener?.end().catch(() => {});
     await this.pool.end();
   }
 
+  /**
+   * Connects the LISTEN connection, retrying with a capped backoff until it succeeds or the store
+   * closes; never rejects. Once listening it announces `ready` for every pool: whatever was published
+   * while nobody listened is found by that one poll.
+   */
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url, types });
-    this.listener = client;
-    client.on('notification', (msg) => {
-      if (msg.channel !== CHANNEL || !msg.payload) return;
+    const [firstMs, maxMs] = this.options.listenRetryMs ?? [250, 5000];
+    for (let attempt = 0; !this.closed; attempt++) {
+      const client = new pg.Client({ connectionString: this.options.url, connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5000, keepAlive: true, types });
+      client.on('notification', (msg) => {
+        if (msg.channel !== CHANNEL || !msg.payload) return;
+        try {
+          this.emitter.emit('event', JSON.parse(msg.payload) as StoreEvent);
+        } catch (err) {
+          this.log.warn({ err }, 'bad notification payload');
+        }
+      });
+      client.on('error', (err) => this.lost(client, err));
+      client.on('end', () => this.lost(client));
       try {
-        this.emitter.emit('event', JSON.parse(msg.payload) as StoreEvent);
+        await client.connect();
+        await client.query(`LISTEN ${CHANNEL}`);
+        if (this.closed) {
+          await client.end().catch(() => {});
+          return;
+        }
+        this.listener = client;
+        if (attempt > 0 || this.relistening) this.log.info({ attempts: attempt + 1 }, 'postgres listener back');
+        this.relistening = false;
+        this.emitter.emit('event', { type: 'ready', pools: ['*'] } satisfies StoreEvent);
+        return;
       } catch (err) {
-        this.log.warn({ err }, 'bad notification payload');
+        await client.end().catch(() => {});
+        if (attempt === 0 && !this.relistening) this.log.warn({ err }, 'postgres listener cannot connect; retrying');
+        await sleep(Math.min(maxMs, firstMs * 2 ** attempt), undefined, { signal: this.closing.signal }).catch(() => {});
       }
-    });
-    client.on('error', (err) => {
-      if (this.closed) return;
-      this.log.warn({ err }, 'postgres listener failed; reconnecting');
-      this.listener = undefined;
-      setTimeout(() => {
-        if (!this.closed) this.listening = this.listen().catch((e: unknown) => this.log.error({ err: e }, 'listener reconnect failed'));
-      }, 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    // Anything that became ready while we were not listening is found by the workers' next poll.
-    this.emitter.emit('event', { type: 'ready', pools: ['*'] } satisfies StoreEvent);
+    }
+  }
+
+  /** The LISTEN connection broke: connect a new one (its notifications meanwhile are lost, hence the poll). */
+  private lost(client: pg.Client, err?: Error): void {
+    if (this.closed || this.listener !== client) return;
+    this.listener = undefined;
+    this.relistening = true;
+    this.log.warn({ err }, 'postgres listener lost; reconnecting');
+    void client.end().catch(() => {});
+    this.listening = this.listen();
   }
 }
 

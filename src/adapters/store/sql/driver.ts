@@ -3,6 +3,7 @@
  * runs on SQLite and on PostgreSQL. SQL is written once with `?` placeholders; a driver rewrites
  * them if its database wants another form.
  */
+import { EarshotError } from '../../../core/errors.js';
 import type { StoreEvent } from '../../../ports/store.js';
 
 export type Row = Record<string, unknown>;
@@ -35,6 +36,27 @@ export interface SqlDriver extends SqlQueryer {
   publish(q: SqlQueryer, events: readonly StoreEvent[]): Promise<void>;
   subscribe(listener: (event: StoreEvent) => void): () => void;
   close(): Promise<void>;
+}
+
+/** What a client is told to wait (Retry-After) while the database is unavailable. */
+export const STORE_RETRY_AFTER_MS = 2000;
+
+/**
+ * The error every store call rejects with while its database is down, restarting or locked past the
+ * busy timeout: retryable (workers try again), and a 503 with Retry-After at the API. The cause stays
+ * for the logs; the message names nothing of the deployment.
+ */
+export function storeUnavailable(cause: unknown): EarshotError {
+  return new EarshotError('unavailable', 'the database is not available; try again shortly', { retryable: true, retryAfterMs: STORE_RETRY_AFTER_MS, cause });
+}
+
+/** Runs `fn`; an outage (as `isOutage` judges the error) rejects with storeUnavailable, anything else as it was. */
+export async function translateOutage<T>(isOutage: (err: unknown) => boolean, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw !(err instanceof EarshotError) && isOutage(err) ? storeUnavailable(err) : err;
+  }
 }
 
 /** `(?, ?, ?)` for an IN list of n values. */

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { StoreEvent } from '../../../ports/store.js';
-import type { Migration, Row, SqlDriver, SqlQueryer } from '../sql/driver.js';
+import { translateOutage, type Migration, type Row, type SqlDriver, type SqlQueryer } from '../sql/driver.js';
 import { migrations } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
 
@@ -17,6 +17,9 @@ export interface SqliteStoreOptions {
 }
 
 type Statement = Database.Statement<unknown[], Row>;
+
+/** Another process held the write lock past the busy timeout: the database is unavailable for now, as a PostgreSQL outage is. */
+const isBusy = (err: unknown) => /^SQLITE_BUSY/.test(String((err as { code?: unknown } | null)?.code ?? ''));
 
 const sqliteValue = (v: unknown): unknown => (v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v);
 
@@ -102,7 +105,8 @@ class SqliteDriver implements SqlDriver {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const guarded = () => translateOutage(isBusy, fn);
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -137,7 +141,12 @@ class SqliteDriver implements SqlDriver {
     this.dataVersion = this.readDataVersion();
     this.poller = setInterval(() => {
       if (this.pending) return;
-      const v = this.readDataVersion();
+      let v: number;
+      try {
+        v = this.readDataVersion();
+      } catch {
+        return; // busy or closing: the next tick looks again
+      }
       if (v !== this.dataVersion) {
         this.dataVersion = v;
         this.emitter.emit('event', { type: 'ready', pools: ['*'] } satisfies StoreEvent);
