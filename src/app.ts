@@ -228,6 +228,7 @@ export function createHttpServer(app: App, metrics: Metrics = createMetrics({ st
     metrics,
     version,
     rateLimitPerMinute: app.config.rateLimitPerMinute,
+    authFailuresPerMinute: app.config.authFailuresPerMinute,
     transcriptions: app.transcriptions,
     notifications: app.notifications,
   });

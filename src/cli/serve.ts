@@ -31,6 +31,7 @@ export const serveCommand: Command = {
     'shutdownGraceMs',
     'maxUploadBytes',
     'rateLimitPerMinute',
+    'authFailuresPerMinute',
     ...PIPELINE_SETTINGS,
     'logLevel',
   ],

@@ -91,6 +91,14 @@ export const settings = {
     min: 0,
     doc: 'API requests a tenant may make per minute and API process (bursts up to that many); 0: no limit.',
   },
+  authFailuresPerMinute: {
+    env: 'EARSHOT_AUTH_FAILURES_PER_MINUTE',
+    flag: 'auth-failures-per-minute',
+    kind: 'int',
+    default: '30',
+    min: 0,
+    doc: 'Requests with a missing, unknown or revoked API key a client address may make per minute and API process (bursts up to that many); past it, further ones get 429. 0: no limit.',
+  },
   maxUploadBytes: { env: 'EARSHOT_MAX_UPLOAD_BYTES', flag: 'max-upload-bytes', kind: 'int', default: String(2 * 1024 ** 3), min: 1, doc: 'Largest upload accepted.' },
   asrEngine: {
     env: 'EARSHOT_ASR_ENGINE',
@@ -257,6 +265,7 @@ export interface Config {
   shutdownGraceMs: number;
   maxUploadBytes: number;
   rateLimitPerMinute: number;
+  authFailuresPerMinute: number;
   asrEngine: string;
   mock: { latencyMs: number; wordsPerChunk: number; errorRate: number; seed: number };
   chunkSeconds: number;
@@ -412,6 +421,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     shutdownGraceMs: int('shutdownGraceMs') ?? 30_000,
     maxUploadBytes: int('maxUploadBytes') ?? 2 * 1024 ** 3,
     rateLimitPerMinute: int('rateLimitPerMinute') ?? 1200,
+    authFailuresPerMinute: int('authFailuresPerMinute') ?? 30,
     asrEngine: choice('asrEngine'),
     mock: {
       latencyMs: int('mockLatencyMs') ?? 0,

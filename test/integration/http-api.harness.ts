@@ -57,6 +57,7 @@ export interface ApiOptions {
   maxUploadBytes?: number;
   blobClock?: Clock;
   rateLimitPerMinute?: number;
+  authFailuresPerMinute?: number;
 }
 
 /** The store with `subscribe` counted, to see that nothing leaks listeners. */
@@ -112,6 +113,7 @@ export async function startApi(options: ApiOptions): Promise<Api> {
     version: '0.0.0-test',
     eventPollMs: 50,
     ...(options.rateLimitPerMinute ? { rateLimitPerMinute: options.rateLimitPerMinute } : {}),
+    ...(options.authFailuresPerMinute ? { authFailuresPerMinute: options.authFailuresPerMinute } : {}),
   });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.server.address() as AddressInfo;

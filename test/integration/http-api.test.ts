@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { FakeClock } from '../../src/core/clock.js';
 import { generateApiKey } from '../../src/core/api-keys.js';
 import type { Store } from '../../src/ports/store.js';
+import { createSqliteStore } from '../../src/adapters/store/sqlite/sqlite-store.js';
 import { sqliteTestStore } from '../support/stores.js';
 import { startEarshot, testEngines } from '../e2e/transcription.harness.js';
 import { jobFlowCases } from './http-api.case.js';
@@ -68,6 +69,40 @@ describe('HTTP API: errors, operations and documentation', () => {
   it('echoes a client request id', async () => {
     const res = await call(api.base, 'GET', '/v1/health', { headers: { 'x-request-id': 'client-chosen-42' } });
     assert.equal(res.headers.get('x-request-id'), 'client-chosen-42');
+  });
+
+  it('replaces a client request id that is too long or has unsafe characters with its own', async () => {
+    const longest = `trace-${'a'.repeat(122)}`;
+    assert.equal((await call(api.base, 'GET', '/v1/health', { headers: { 'x-request-id': longest } })).headers.get('x-request-id'), longest);
+    for (const id of [`${longest}b`, 'x'.repeat(8 * 1024), 'two words', '<script>', 'quote"d', 'semi;colon', '']) {
+      const res = await call(api.base, 'GET', '/v1/jobs', { headers: { 'x-request-id': id } });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('x-request-id') ?? '', /^req_[0-9a-z]+$/, `${id.slice(0, 40)} was not echoed`);
+    }
+  });
+
+  it('answers 503 unavailable with Retry-After while SQLite stays locked past its busy timeout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'earshot-busy-'));
+    const path = join(dir, 'earshot.db');
+    const store = createSqliteStore({ path, busyTimeoutMs: 50 });
+    await store.migrate();
+    const busy = await startApi({ store, worker: false });
+    // Another process's writer holds the lock (a second connection is one, to SQLite).
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const refused = await call(busy.base, 'POST', '/v1/jobs', { body: { kind: 'diagnostics', input: { tasks: 1 } } });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.error.code, 'unavailable');
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      other.exec('ROLLBACK');
+      assert.equal((await call(busy.base, 'POST', '/v1/jobs', { body: { kind: 'diagnostics', input: { tasks: 1 } } })).status, 202);
+    } finally {
+      other.close();
+      await busy.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is not ready when the store fails, and hides unexpected errors behind a 500', async () => {
@@ -386,5 +421,38 @@ describe('HTTP API: rate limiting', () => {
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
     assert.equal((await call(api.base, 'GET', '/v1/health')).status, 200);
+  });
+});
+
+describe('HTTP API: failed authentication is rate limited per client address', () => {
+  let api: Api;
+  let key: string;
+  let done: () => Promise<void>;
+  before(async () => {
+    const { store, cleanup } = await sqliteTestStore();
+    api = await startApi({ store, worker: false, authRequired: true, authFailuresPerMinute: 3 });
+    await store.createTenant({ id: 'tenant_a', name: 'A', createdAt: 0 });
+    const k = generateApiKey();
+    await store.createApiKey({ id: 'key_a', tenantId: 'tenant_a', name: 'a', prefix: k.prefix, createdAt: 0, revokedAt: null }, k.hash);
+    key = k.key;
+    done = async () => {
+      await api.close();
+      await cleanup();
+    };
+  });
+  after(() => done());
+
+  it('answers 401 up to the limit, then 429 with Retry-After; a valid key keeps working', async () => {
+    const wrong = { authorization: 'Bearer es_guessed-key-000000000000000000000000' };
+    for (let i = 0; i < 3; i++) assert.equal((await call(api.base, 'GET', '/v1/jobs', { headers: wrong })).status, 401);
+    for (const headers of [wrong, {}]) {
+      const limited = await call(api.base, 'GET', '/v1/jobs', { headers });
+      assert.equal(limited.status, 429, JSON.stringify(headers));
+      assert.equal(limited.body.error.code, 'rate_limited');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    }
+    // Only failures count: the right key is never refused, from this address either.
+    for (let i = 0; i < 5; i++) assert.equal((await call(api.base, 'GET', '/v1/jobs', { headers: { authorization: `Bearer ${key}` } })).status, 200);
+    assert.equal((await call(api.base, 'GET', '/v1/jobs', { headers: wrong })).status, 429);
   });
 });

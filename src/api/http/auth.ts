@@ -20,6 +20,11 @@ export interface AuthOptions {
   authRequired: boolean;
   /** The tenant of every request when authentication is off. */
   localTenant: string;
+  /**
+   * Failed attempts by client address. Only failures take a token: once an address has none left its
+   * further failures are 429 (a key that works still works), so keys cannot be guessed at speed.
+   */
+  failures?: RateLimiter;
 }
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -39,10 +44,15 @@ export function authenticate(options: AuthOptions): onRequestAsyncHookHandler {
       request.tenantId = options.localTenant;
       return;
     }
+    const refuse = (message: string): never => {
+      const waitMs = options.failures?.take(request.ip) ?? 0;
+      if (waitMs > 0) throw tooMany('too many failed authentication attempts from this address; slow down', waitMs);
+      throw new EarshotError('unauthorized', message);
+    };
     const key = presentedKey(request);
-    if (key === undefined) throw new EarshotError('unauthorized', 'an API key is required: Authorization: Bearer <key> or X-API-Key: <key>');
+    if (key === undefined) return refuse('an API key is required: Authorization: Bearer <key> or X-API-Key: <key>');
     const record = await options.store.findApiKey(hashApiKey(key));
-    if (!record || record.revokedAt !== null) throw new EarshotError('unauthorized', 'the API key is unknown or revoked');
+    if (!record || record.revokedAt !== null) return refuse('the API key is unknown or revoked');
     request.tenantId = record.tenantId;
     request.log = request.log.child({ tenant_id: record.tenantId, api_key_id: record.id });
   };
@@ -50,11 +60,13 @@ export function authenticate(options: AuthOptions): onRequestAsyncHookHandler {
 
 /** An onRequest hook after authentication: 429 with Retry-After once a tenant exceeds its rate. */
 export function rateLimit(limiter: RateLimiter): onRequestAsyncHookHandler {
-  return async (request, reply) => {
+  return async (request) => {
     const waitMs = limiter.take(request.tenantId);
-    if (waitMs === 0) return;
-    const seconds = Math.ceil(waitMs / 1000);
-    void reply.header('retry-after', String(seconds));
-    throw new EarshotError('rate_limited', 'too many requests; slow down', { details: { retry_after_seconds: seconds } });
+    if (waitMs > 0) throw tooMany('too many requests; slow down', waitMs);
   };
+}
+
+/** 429 rate_limited; the error mapping sends its wait as Retry-After. */
+function tooMany(message: string, waitMs: number): EarshotError {
+  return new EarshotError('rate_limited', message, { retryAfterMs: waitMs, details: { retry_after_seconds: Math.ceil(waitMs / 1000) } });
 }

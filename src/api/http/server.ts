@@ -2,7 +2,6 @@
  * The HTTP API. It receives the engine and ports from the composition root and builds nothing itself.
  */
 import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { newId } from '../../core/ids.js';
 import type { Engine } from '../../engine/engine.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { Logger } from '../../ports/logger.js';
@@ -12,6 +11,7 @@ import { authenticate, rateLimit } from './auth.js';
 import { blobsRoutes } from './blobs-routes.js';
 import { registerDocs } from './docs.js';
 import { errorSchema, handleError, handleNotFound } from './errors.js';
+import { requestId } from './request-id.js';
 import { eventsRoutes } from './events-routes.js';
 import { jobSchemas } from './job-json.js';
 import { registerJsonParser } from './json-body.js';
@@ -37,6 +37,8 @@ export interface HttpDeps {
   version: string;
   /** Requests per minute per tenant on /v1 routes; 0 for no limit. */
   rateLimitPerMinute?: number;
+  /** Failed authentications per minute per client address before further failures get 429; 0 for no limit. */
+  authFailuresPerMinute?: number;
   /** The transcription routes, when this process offers them. */
   transcriptions?: TranscriptionService;
   /** Delivery logs and the tenant webhook routes. */
@@ -54,8 +56,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     // One line per request, written by the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => newId('req'),
+    // genReqId reads x-request-id itself, to accept only ids that are safe to echo and to log.
+    requestIdHeader: false,
+    genReqId: (req) => requestId(req.headers['x-request-id']),
     // allErrors: a 400 lists every problem at once; removeAdditional off: unknown fields are refused, not dropped.
     ajv: { customOptions: { allErrors: true, removeAdditional: false } },
     // Refusals Fastify makes before routing (a malformed URL) go through our one mapping too.
@@ -83,7 +86,15 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   void app.register(opsRoutes({ store: deps.store, metrics: deps.metrics, version: deps.version }));
   void app.register(async (v1) => {
     v1.decorateRequest('tenantId', '');
-    v1.addHook('onRequest', authenticate({ store: deps.store, authRequired: deps.authRequired, localTenant: deps.localTenant }));
+    v1.addHook(
+      'onRequest',
+      authenticate({
+        store: deps.store,
+        authRequired: deps.authRequired,
+        localTenant: deps.localTenant,
+        ...(deps.authFailuresPerMinute ? { failures: new RateLimiter(deps.authFailuresPerMinute, deps.engine.clock) } : {}),
+      }),
+    );
     if (deps.rateLimitPerMinute) v1.addHook('onRequest', rateLimit(new RateLimiter(deps.rateLimitPerMinute, deps.engine.clock)));
     await v1.register(jobsRoutes(deps.engine));
     await v1.register(eventsRoutes(deps.engine, deps.eventPollMs ? { pollMs: deps.eventPollMs } : {}));
