@@ -399,7 +399,8 @@ describe('HTTP webhook sender', () => {
     });
 
     it('a CIDR covers IP literals and resolved names', async () => {
-      const byCidr = createHttpWebhookSender({ allowlist: ['127.0.0.0/8'], timeoutMs: 2_000 });
+      // localhost is 127.0.0.1 and ::1 on a stock Debian: every address of a name must be covered.
+      const byCidr = createHttpWebhookSender({ allowlist: ['127.0.0.0/8', '::1/128'], timeoutMs: 2_000 });
       assert.equal((await byCidr.post({ url: `http://127.0.0.1:${receiver.port}/cidr`, body: '{}', headers: {} })).status, 201);
       assert.equal((await byCidr.post({ url: `http://localhost:${receiver.port}/cidr`, body: '{}', headers: {} })).status, 201);
       assert.equal((await byCidr.post({ url: `http://[::ffff:127.0.0.1]:${receiver.port}/cidr`, body: '{}', headers: {} })).status, 201);
