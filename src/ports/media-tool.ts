@@ -11,6 +11,11 @@ export interface AudioStreamInfo {
   codec: string;
   sampleRate: number;
   channels: number;
+  /**
+   * The length the file declares for this stream: its own duration, a Matroska DURATION tag, or the
+   * container's when the stream is the file's only one (a container's length is its longest stream's,
+   * which may be a subtitle track).
+   */
   durationSeconds: number | null;
 }
 
@@ -49,6 +54,22 @@ export interface DecodeAudioOptions extends MediaCallOptions {
   onProgress?(seconds: number): void;
 }
 
+/**
+ * Damage a decode read past: the audio it wrote is what could be read, and these say what may be
+ * missing. Shaped as the API shows them (snake_case), since they travel to jobs and transcripts as is.
+ */
+export type DecodeWarning =
+  /** The decoder or demuxer reported `count` errors (lost or garbled frames). */
+  | { code: 'decode_errors'; message: string; count: number }
+  /** The stream decoded to clearly less than the length the file declares for it. */
+  | { code: 'truncated'; message: string; declared_seconds: number; decoded_seconds: number };
+
+export interface DecodedAudio {
+  durationSeconds: number;
+  /** Empty for a file that decoded cleanly and whole. */
+  warnings: DecodeWarning[];
+}
+
 export interface MediaTool {
   /**
    * Reads container and stream metadata, and refuses a file that breaks the adapter's sanity limits
@@ -57,9 +78,12 @@ export interface MediaTool {
    */
   probe(filePath: string, options?: MediaCallOptions): Promise<MediaInfo>;
   /**
-   * Decodes one audio stream to mono 16-bit PCM WAV at `outPath` (whole or not at all); returns the
-   * decoded duration. No audio: `unsupported_media` (reason `no_audio`); audio that ends well before
-   * the length the container states: `corrupt_media` (reason `truncated`).
+   * Decodes one audio stream to mono 16-bit PCM WAV at `outPath` (the output is written whole or not at
+   * all); returns the decoded duration and the damage it read past (decode errors, audio that ends well
+   * before the length the file declares), keeping whatever audio could be read. No audio stream:
+   * `unsupported_media` (reason `no_audio`); a stream from which nothing decodes although the file
+   * declares a length: `corrupt_media` (reason `no_samples`). A file that declares zero length and
+   * holds nothing (a WAV header alone) decodes to an empty WAV.
    */
-  decodeAudio(inputPath: string, outPath: string, options?: DecodeAudioOptions): Promise<{ durationSeconds: number }>;
+  decodeAudio(inputPath: string, outPath: string, options?: DecodeAudioOptions): Promise<DecodedAudio>;
 }

@@ -17,7 +17,8 @@ import { promisify } from 'node:util';
 import { createFfmpegMediaTool, type FfmpegMediaToolConfig } from '../../src/adapters/media/ffmpeg/ffmpeg-media-tool.js';
 import { EarshotError } from '../../src/core/errors.js';
 import { parseWavHeader, wavHeader } from '../../src/core/wav.js';
-import type { MediaTool } from '../../src/ports/media-tool.js';
+import type { DecodeWarning, MediaTool } from '../../src/ports/media-tool.js';
+import { makeDamagedCorpus, seededBytes, type DamagedCorpus, type DamagedFiles } from '../support/damaged-media.js';
 import { SPEECH_DIR, VIDEO_DIR } from '../support/speech.js';
 
 const execFileP = promisify(execFile);
@@ -44,6 +45,9 @@ const GOOD_MEDIA: { file: string; format: string; codec: string; audioSeconds: n
   { file: `${VIDEO}/speech_fleurs-es-000_320x180.webm`, format: 'matroska,webm', codec: 'opus', audioSeconds: 12.8465, video: true },
   { file: `${VIDEO}/bbb_10s_320x180_h264_aac.mkv`, format: 'matroska,webm', codec: 'aac', audioSeconds: 10, video: true },
 ];
+
+/** The codes of a decode's warnings, sorted. */
+const codes = (warnings: readonly DecodeWarning[]) => warnings.map((w) => w.code).sort();
 
 function mediaToolContract(name: string, harness: MediaToolHarness): void {
   describe(`MediaTool contract: ${name}`, () => {
@@ -92,8 +96,9 @@ function mediaToolContract(name: string, harness: MediaToolHarness): void {
 
           const out = join(dir, `${m.format.split(',')[0]}-${m.audioSeconds}.wav`);
           const progress: number[] = [];
-          const { durationSeconds } = await tool.decodeAudio(m.file, out, { onProgress: (s) => progress.push(s) });
+          const { durationSeconds, warnings } = await tool.decodeAudio(m.file, out, { onProgress: (s) => progress.push(s) });
           assert.ok(Math.abs(durationSeconds - m.audioSeconds) <= 0.1, `decoded ${durationSeconds} s, expected ${m.audioSeconds}`);
+          assert.deepEqual(warnings, [], 'a sound file decodes without warnings');
           await assertMonoWav(out, 16_000, durationSeconds);
           assert.ok(progress.length > 0 && progress.every((s, i) => i === 0 || s >= progress[i - 1]!), `progress ${progress.join(',')}`);
           assert.ok(Math.abs(progress.at(-1)! - durationSeconds) <= 0.1);
@@ -140,7 +145,7 @@ function mediaToolContract(name: string, harness: MediaToolHarness): void {
       // Nothing recognises random bytes as media, so they are unsupported; corrupt_media is kept for a
       // file that a container demuxer recognised and could not read.
       it('random bytes are unsupported, whatever their name', async () => {
-        const noise = seededNoise(64 * 1024);
+        const noise = seededBytes(64 * 1024);
         for (const name of ['noise.bin', 'noise.mp3', 'noise.wav']) {
           await writeFile(join(dir, name), noise);
           await rejectsWith(tool.probe(join(dir, name)), 'unsupported_media', 'unrecognized');
@@ -171,24 +176,116 @@ function mediaToolContract(name: string, harness: MediaToolHarness): void {
         await decodeFails(path, 'corrupt_media', 'invalid_data');
       });
 
-      it('a file cut short of the length it declares up front is corrupt (truncated), not a partial transcript', async () => {
+      // A cut file used to fail as corrupt (truncated); what it holds is now decoded, and the warning
+      // says how much is missing (see the corpus tests below).
+      it('a file cut short of the length it declares up front decodes what it holds, with a truncated warning', async () => {
         const mp4 = await firstBytes(`${VIDEO}/big_buck_bunny_60s_640x360.mp4`, 300_000, 'cut-after-moov.mp4');
         assert.ok((await tool.probe(mp4)).durationSeconds! > 60, 'the index still declares 60 s');
-        const err = await decodeFails(mp4, 'corrupt_media', 'truncated');
-        assert.ok((err.details!.decodedSeconds as number) < 10);
-        await decodeFails(await firstBytes(`${SPEECH}/jfk/jfk.mp3`, 20_000, 'cut.mp3'), 'corrupt_media', 'truncated');
-        await decodeFails(await firstBytes(`${SPEECH}/long/concat-es-human.flac`, 1_000_000, 'cut.flac'), 'corrupt_media', 'truncated');
-        await decodeFails(await firstBytes(`${VIDEO}/speech_fleurs-es-000_320x180.webm`, 200_000, 'cut.webm'), 'corrupt_media', 'truncated');
+        const { durationSeconds, warnings } = await tool.decodeAudio(mp4, join(dir, 'cut-after-moov.wav'));
+        const truncated = warnings.find((w) => w.code === 'truncated');
+        assert.ok(truncated && truncated.code === 'truncated', JSON.stringify(warnings));
+        assert.ok(durationSeconds > 1 && durationSeconds < 10, `decoded ${durationSeconds}`);
+        assert.equal(truncated.decoded_seconds, Math.round(durationSeconds * 1000) / 1000);
+        assert.ok(Math.abs(truncated.declared_seconds - 60.139) < 0.01, `declared ${truncated.declared_seconds}`);
       });
 
-      it('a WAV or Ogg cut short decodes what it holds (no length is stated up front, as after a recorder crashed)', async () => {
+      it('a WAV cut short decodes what it holds, with a truncated warning (its data chunk declares the whole length)', async () => {
         const wav = await firstBytes(`${SPEECH}/jfk/jfk.wav`, 100_044, 'cut.wav');
         assert.ok(Math.abs((await tool.probe(wav)).durationSeconds! - 100_000 / 32_000) < 0.01);
-        const { durationSeconds } = await tool.decodeAudio(wav, join(dir, 'cut-decoded.wav'));
+        const { durationSeconds, warnings } = await tool.decodeAudio(wav, join(dir, 'cut-decoded.wav'));
         assert.ok(Math.abs(durationSeconds - 100_000 / 32_000) < 0.01, `decoded ${durationSeconds}`);
+        assert.deepEqual(
+          warnings.map((w) => ({ ...w, message: '' })),
+          [{ code: 'truncated', message: '', declared_seconds: 11, decoded_seconds: 3.124 }],
+        );
+      });
+
+      it('an Ogg cut short decodes what it holds without a warning (Ogg states its length only at the end)', async () => {
         const ogg = await firstBytes(`${SPEECH}/fleurs/en/fleurs-en-000.ogg`, 12_000, 'cut.ogg');
         const decoded = await tool.decodeAudio(ogg, join(dir, 'cut-ogg.wav'));
         assert.ok(decoded.durationSeconds > 2 && decoded.durationSeconds < 8, `decoded ${decoded.durationSeconds}`);
+        assert.deepEqual(decoded.warnings, []);
+      });
+    });
+
+    describe('damaged and unusual media (the corpus of test/support/damaged-media.ts)', () => {
+      let corpus: DamagedCorpus;
+      before(async () => {
+        corpus = await makeDamagedCorpus(await mkdtemp(join(dir, 'corpus-')));
+      });
+
+      const decode = async (file: string) => tool.decodeAudio(file, join(dir, `corpus-out-${Buffer.from(file).toString('hex').slice(-24)}.wav`));
+
+      it('every damaged file decodes what can be read, and says what went wrong', async () => {
+        const expected: Record<keyof DamagedFiles, string[]> = {
+          cutMp4: ['decode_errors', 'truncated'],
+          cutMp3: ['truncated'],
+          cutFlac: ['decode_errors', 'truncated'],
+          cutWebm: ['decode_errors', 'truncated'],
+          cutWav: ['truncated'],
+          flippedMp3: ['decode_errors', 'truncated'],
+          zeroedMp4: ['decode_errors', 'truncated'],
+          zeroedFlac: ['truncated'],
+          duplicatedMp3: ['decode_errors'],
+        };
+        for (const [name, file] of Object.entries(corpus.damaged) as [keyof DamagedFiles, string][]) {
+          const { durationSeconds, warnings } = await decode(file);
+          assert.deepEqual(codes(warnings), expected[name], `${name}: ${JSON.stringify(warnings)}`);
+          assert.ok(durationSeconds > 1, `${name}: decoded ${durationSeconds} s`);
+          for (const w of warnings) {
+            assert.ok(w.message.length > 10 && !w.message.includes('/'), `${name}: ${w.message}`);
+            if (w.code === 'decode_errors') assert.ok(Number.isInteger(w.count) && w.count > 0, `${name}: ${w.count}`);
+            if (w.code === 'truncated') {
+              assert.equal(w.decoded_seconds, Math.round(durationSeconds * 1000) / 1000, name);
+              assert.ok(w.declared_seconds > w.decoded_seconds + 0.5, `${name}: ${JSON.stringify(w)}`);
+            }
+          }
+        }
+      });
+
+      it('a file that declares a length but decodes to nothing is corrupt (no_samples)', async () => {
+        await decodeFails(corpus.empty.framelessFlac, 'corrupt_media', 'no_samples');
+      });
+
+      it('a WAV header with no samples decodes to an empty WAV, without warnings', async () => {
+        const out = join(dir, 'zero-samples-out.wav');
+        const { durationSeconds, warnings } = await tool.decodeAudio(corpus.unusual.zeroSampleWav, out);
+        assert.deepEqual({ durationSeconds, warnings }, { durationSeconds: 0, warnings: [] });
+        await assertMonoWav(out, 16_000, 0);
+      });
+
+      it('WavPack, Matroska with a longer subtitle stream, and Ogg behind junk decode whole', async () => {
+        const wv = await tool.probe(corpus.unusual.wavpack);
+        assert.deepEqual([wv.formatName, wv.audio[0]?.codec], ['wv', 'wavpack']);
+        const mkv = await tool.probe(corpus.unusual.subtitledMkv);
+        assert.equal(mkv.durationSeconds, 30, 'the container lasts as long as the subtitle');
+        assert.equal(mkv.audio[0]?.durationSeconds, 11, 'the audio stream declares its own length');
+        const ogg = await tool.probe(corpus.unusual.junkOgg);
+        assert.equal(ogg.formatName, 'ogg');
+        for (const [file, seconds] of [
+          [corpus.unusual.wavpack, 11],
+          [corpus.unusual.subtitledMkv, 11],
+          [corpus.unusual.junkOgg, 10.56],
+        ] as const) {
+          const { durationSeconds, warnings } = await decode(file);
+          assert.ok(Math.abs(durationSeconds - seconds) < 0.05, `${file}: decoded ${durationSeconds}`);
+          assert.deepEqual(warnings, [], file);
+        }
+      });
+
+      it('junk in front of anything but a checksum-valid Ogg page is still unrecognised', async () => {
+        const fake = join(dir, 'fake-ogg');
+        // "OggS" and a plausible header, but no valid page checksum.
+        await writeFile(fake, Buffer.concat([seededBytes(3000), Buffer.from('OggS\0\x02'), seededBytes(4000, 7)]));
+        await rejectsWith(tool.probe(fake), 'unsupported_media', 'unrecognized');
+      });
+
+      it('a WAV header declaring 2^31 Hz is unsupported (sample_rate), with the same message as any rate out of bounds', async () => {
+        const err = await rejectsWith(tool.probe(corpus.lying.hugeRateWav), 'unsupported_media', 'sample_rate');
+        await decodeFails(corpus.lying.hugeRateWav, 'unsupported_media', 'sample_rate');
+        await writeFile(join(dir, 'rate-1mhz.wav'), Buffer.concat([wavHeader(2000, 1_000_000), Buffer.alloc(2000)]));
+        const bounded = await rejectsWith(tool.probe(join(dir, 'rate-1mhz.wav')), 'unsupported_media', 'sample_rate');
+        assert.equal(err.message, bounded.message);
       });
     });
 
@@ -313,7 +410,9 @@ function mediaToolContract(name: string, harness: MediaToolHarness): void {
         const path = join(dir, 'claims-hours.wav');
         await writeFile(path, Buffer.concat([wavHeader(0xfffffff0 - 36, 16_000), Buffer.alloc(32_000)]));
         assert.equal((await tool.probe(path)).durationSeconds, 1);
-        assert.equal((await tool.decodeAudio(path, join(dir, 'claims-hours-out.wav'))).durationSeconds, 1);
+        const { durationSeconds, warnings } = await tool.decodeAudio(path, join(dir, 'claims-hours-out.wav'));
+        assert.equal(durationSeconds, 1);
+        assert.deepEqual(codes(warnings), ['truncated'], 'the header declares far more than the file holds');
       });
 
       it('a file that understates its length stops at the duration limit (too_long)', async () => {
@@ -356,19 +455,6 @@ async function assertMonoWav(path: string, sampleRate: number, durationSeconds: 
   assert.equal(wav.dataBytes, bytes.length - 44, 'the data size is written');
   assert.equal(bytes.readUInt32LE(4), bytes.length - 8, 'the RIFF size is written');
   assert.equal(wav.dataBytes / 2 / sampleRate, durationSeconds);
-}
-
-/** The same pseudo-random bytes every run (xorshift32), so a failure can be reproduced. */
-function seededNoise(n: number): Buffer {
-  const out = Buffer.alloc(n);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** FLAC STREAMINFO's 36-bit total-samples field: the low 4 bits of byte 21, then bytes 22-25. */

@@ -6,12 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { permanent } from '../../../core/errors.js';
+import { EarshotError, permanent } from '../../../core/errors.js';
 import { parseWavHeader } from '../../../core/wav.js';
 import type { Logger } from '../../../ports/logger.js';
-import type { DecodeAudioOptions, MediaCallOptions, MediaInfo, MediaTool } from '../../../ports/media-tool.js';
+import type { DecodeAudioOptions, DecodedAudio, DecodeWarning, MediaCallOptions, MediaInfo, MediaTool } from '../../../ports/media-tool.js';
 import { mediaFailure } from './media-failure.js';
 import { runMediaProcess, type MediaProcessOptions } from './media-process.js';
+import { findOggPage, OGG_SYNC_READ_BYTES } from './ogg-sync.js';
 import { checkMediaInfo, parseProbeJson, type MediaLimits } from './probe-info.js';
 import { localOutputArgs, untrustedInputArgs } from './untrusted-input.js';
 
@@ -37,12 +38,23 @@ export interface FfmpegMediaToolConfig {
   env?: Readonly<Record<string, string>>;
   /** Default found in /usr/bin or /bin; null to run without a memory limit. */
   prlimitPath?: string | null;
+  /** The child processes' working directory and TMPDIR (the configured work folder). Default: inherited. */
+  workDir?: string;
   logger?: Logger;
 }
 
-/** A decode may not differ from the length the container states by more than this (see truncation). */
-const TRUNCATION_TOLERANCE_SECONDS = 1;
-const TRUNCATION_TOLERANCE_FRACTION = 0.02;
+/**
+ * Audio that decodes shorter than the length the file declares by more than this is reported as
+ * truncated (see checkDecoded). Encoder delay and padding (AAC priming, Opus pre-skip) are a few
+ * hundredths of a second; a FLAC whose damaged frames were dropped loses about a second in 130.
+ */
+const TRUNCATION_TOLERANCE_SECONDS = 0.5;
+const TRUNCATION_TOLERANCE_FRACTION = 0.005;
+
+interface ProbedFile {
+  info: MediaInfo;
+  durationEstimated: boolean;
+}
 
 export function createFfmpegMediaTool(config: FfmpegMediaToolConfig = {}): MediaTool {
   const ffmpegPath = config.ffmpegPath ?? 'ffmpeg';
@@ -61,25 +73,38 @@ export function createFfmpegMediaTool(config: FfmpegMediaToolConfig = {}): Media
     ...(config.env ? { env: config.env } : {}),
     ...(config.prlimitPath !== undefined ? { prlimitPath: config.prlimitPath } : {}),
     ...(config.logger ? { logger: config.logger } : {}),
+    ...(config.workDir ? { workDir: config.workDir } : {}),
   };
 
-  async function probeFile(filePath: string, signal: AbortSignal | undefined, remainingMs: () => number): Promise<{ info: MediaInfo; durationEstimated: boolean }> {
+  async function probeFile(filePath: string, signal: AbortSignal | undefined, remainingMs: () => number): Promise<ProbedFile> {
     const input = resolve(filePath);
     const file = await stat(input);
     // A FIFO or a device would make ffprobe wait or read forever.
     if (!file.isFile()) throw permanent('unsupported_media', 'the input is not a regular file', { reason: 'not_a_file' });
     if (file.size === 0) throw permanent('unsupported_media', 'the file is empty', { reason: 'empty' });
+    const run = (demuxer?: string) => runProbe(input, file.size, demuxer, signal, remainingMs);
+    try {
+      return await run();
+    } catch (err) {
+      // Ogg behind leading junk: ffprobe's guess misses it, the Ogg demuxer (forced) reads it whole.
+      if (!(err instanceof EarshotError && err.details?.reason === 'unrecognized') || (await oggPageOffset(input)) === null) throw err;
+      return run('ogg');
+    }
+  }
+
+  /** One ffprobe run; `demuxer` forces a format our own check of the content chose. */
+  async function runProbe(input: string, sizeBytes: number, demuxer: string | undefined, signal: AbortSignal | undefined, remainingMs: () => number): Promise<ProbedFile> {
     const run = await runMediaProcess({
       ...processBase,
       command: ffprobePath,
       kind: 'ffprobe',
-      args: ['-loglevel', 'warning', ...untrustedInputArgs(input), '-print_format', 'json', '-show_format', '-show_streams'],
+      args: ['-loglevel', 'warning', ...untrustedInputArgs(input, demuxer), '-print_format', 'json', '-show_format', '-show_streams'],
       timeoutMs: Math.min(remainingMs(), probeTimeoutMs),
       ...(signal ? { signal } : {}),
     });
     if (run.code !== 0) throw mediaFailure({ ...run, paths: { [input]: '<input>' } });
-    const { info, probeScore } = parseProbeJson(run.stdout, file.size);
-    checkMediaInfo(info, probeScore, limits);
+    const { info, probeScore } = parseProbeJson(run.stdout, sizeBytes);
+    checkMediaInfo(info, demuxer === undefined ? probeScore : null, limits);
     // WAV with a data size past the end of the file, mp3 without a Xing header: the length is a guess.
     return { info, durationEstimated: /Estimating duration from bitrate/.test(run.stderr) };
   }
@@ -90,7 +115,7 @@ export function createFfmpegMediaTool(config: FfmpegMediaToolConfig = {}): Media
       return (await probeFile(filePath, options.signal, remainingMs)).info;
     },
 
-    async decodeAudio(inputPath: string, outPath: string, options: DecodeAudioOptions = {}): Promise<{ durationSeconds: number }> {
+    async decodeAudio(inputPath: string, outPath: string, options: DecodeAudioOptions = {}): Promise<DecodedAudio> {
       const remainingMs = deadline(options.timeoutMs ?? timeoutMs);
       const sampleRate = options.sampleRate ?? 16_000;
       if (!Number.isInteger(sampleRate) || sampleRate < 1000 || sampleRate > 192_000) {
@@ -106,12 +131,15 @@ export function createFfmpegMediaTool(config: FfmpegMediaToolConfig = {}): Media
       const output = resolve(outPath);
       const temp = join(dirname(output), `.${basename(output)}.${randomBytes(6).toString('hex')}.tmp`);
       await mkdir(dirname(output), { recursive: true });
+      // Each line ffmpeg logs at error level is a packet it could not demux or a frame it could not decode.
+      let errors = 0;
       try {
         const run = await runMediaProcess({
           ...processBase,
           command: ffmpegPath,
           args: [
-            ...['-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.25'],
+            // level: each line says its level, so errors can be counted; repeat: every one is printed.
+            ...['-loglevel', 'repeat+level+warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.25'],
             ...untrustedInputArgs(input, info.formatName),
             // Only the chosen audio stream is demuxed into a decoder; video, subtitles and data are not.
             ...['-map', `0:a:${streamNumber}`, '-vn', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1'],
@@ -124,13 +152,17 @@ export function createFfmpegMediaTool(config: FfmpegMediaToolConfig = {}): Media
           ],
           timeoutMs: remainingMs(),
           onStdoutLine: progressLine(options.onProgress),
+          onStderrLine: (line) => {
+            if (ERROR_LINE.test(line)) errors++;
+          },
           ...(options.signal ? { signal: options.signal } : {}),
         });
         if (run.code !== 0) throw mediaFailure({ ...run, paths: { [input]: '<input>', [temp]: '<output>' } });
         const durationSeconds = await wavDurationSeconds(temp);
-        checkDecoded(durationSeconds, durationEstimated ? null : (audio.durationSeconds ?? info.durationSeconds), limits.maxDurationSeconds);
+        const declared = durationEstimated ? await declaredWavSeconds(input, audio.codec) : (audio.durationSeconds ?? (await declaredWavSeconds(input, audio.codec)));
+        const warnings = checkDecoded(durationSeconds, declared, errors, limits.maxDurationSeconds);
         await rename(temp, output);
-        return { durationSeconds };
+        return { durationSeconds, warnings };
       } catch (err) {
         await rm(temp, { force: true });
         throw err;
@@ -170,26 +202,79 @@ async function wavDurationSeconds(file: string): Promise<number> {
   }
 }
 
+/** ffmpeg's error-level lines under `-loglevel level+...`: "[flac @ 0x...] [error] ..." or "[error] ...". */
+const ERROR_LINE = /^(?:\[[^\]]+\] )?\[(?:error|fatal|panic)\] /;
+
 /**
- * Truncation: a container that states its length up front (mp4's moov, Matroska's segment duration,
- * mp3's Xing header, FLAC's STREAMINFO) but holds less audio is an incomplete upload, and a transcript
- * of part of it would look like success; it fails. Where ffmpeg could only estimate the length (a WAV
- * whose data size runs past the file, an mp3 without a Xing header) or reads it from the end (Ogg),
- * whatever decodes is kept: that is also what a recorder that crashed leaves behind.
+ * The length a PCM WAV's header declares (its data chunk over its byte rate), where ffprobe only
+ * estimated one from the file's size; null when unknown. A data size of 0 or 0xFFFFFFFF is what a
+ * recorder writes before it knows the length, unless no sample follows: then the recording is empty.
  */
-function checkDecoded(decodedSeconds: number, declaredSeconds: number | null, maxDurationSeconds: number): void {
+async function declaredWavSeconds(input: string, codec: string): Promise<number | null> {
+  if (!codec.startsWith('pcm_')) return null;
+  const handle = await open(input, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    let wav;
+    try {
+      wav = parseWavHeader(head.subarray(0, bytesRead));
+    } catch {
+      return null; // not RIFF/WAVE (w64, or a header ffmpeg reads and we do not)
+    }
+    const { size } = await handle.stat();
+    const bytesPerSecond = wav.sampleRate * wav.channels * (wav.bitsPerSample / 8);
+    if (wav.dataBytes === 0) return size <= wav.dataOffset ? 0 : null;
+    if (wav.dataBytes === 0xffffffff || !(bytesPerSecond > 0)) return null;
+    return wav.dataBytes / bytesPerSecond;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The offset of an Ogg page near the start of the file, or null. */
+async function oggPageOffset(input: string): Promise<number | null> {
+  const handle = await open(input, 'r');
+  try {
+    const head = Buffer.alloc(OGG_SYNC_READ_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return findOggPage(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * What a finished decode says about the file. Too long fails. Nothing decoded fails, unless the file
+ * declares nothing either (a WAV header alone: an empty recording). Otherwise whatever decoded is kept,
+ * with a warning for the errors ffmpeg reported and for audio that ends clearly before the length the
+ * file declares for the stream (an incomplete upload, or frames lost to damage) — the caller decides
+ * whether a damaged file is worth transcribing. Where the length is unknown or only estimated (an mp3
+ * without a Xing header) no truncation can be seen; Ogg states its length at the end, so a cut Ogg
+ * declares what it holds.
+ */
+function checkDecoded(decodedSeconds: number, declaredSeconds: number | null, errors: number, maxDurationSeconds: number): DecodeWarning[] {
   if (decodedSeconds > maxDurationSeconds) {
     throw permanent('media_limit_exceeded', 'the recording is longer than this server accepts', { reason: 'too_long', maxDurationSeconds });
   }
-  if (decodedSeconds === 0) throw permanent('corrupt_media', 'the audio stream holds no samples', { reason: 'no_samples' });
+  if (decodedSeconds === 0 && declaredSeconds !== 0) {
+    throw permanent('corrupt_media', 'no audio could be decoded from the file', { reason: 'no_samples', ...(errors > 0 ? { decodeErrors: errors } : {}) });
+  }
+  const warnings: DecodeWarning[] = [];
+  if (errors > 0) {
+    warnings.push({ code: 'decode_errors', message: `ffmpeg reported ${errors} error${errors === 1 ? '' : 's'} while decoding: parts of the audio may be missing or garbled`, count: errors });
+  }
   if (declaredSeconds !== null) {
     const tolerance = Math.max(TRUNCATION_TOLERANCE_SECONDS, declaredSeconds * TRUNCATION_TOLERANCE_FRACTION);
     if (decodedSeconds < declaredSeconds - tolerance) {
-      throw permanent('corrupt_media', 'the file ends before the length it declares: it looks incomplete', {
-        reason: 'truncated',
-        declaredSeconds,
-        decodedSeconds,
+      const r = (n: number) => Math.round(n * 1000) / 1000;
+      warnings.push({
+        code: 'truncated',
+        message: `the audio decoded to ${r(decodedSeconds)} s of the ${r(declaredSeconds)} s the file declares: the rest is missing or unreadable`,
+        declared_seconds: r(declaredSeconds),
+        decoded_seconds: r(decodedSeconds),
       });
     }
   }
+  return warnings;
 }

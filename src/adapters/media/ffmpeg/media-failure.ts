@@ -15,7 +15,8 @@ export interface FailedRun {
   paths: Record<string, string>;
 }
 
-export function mediaFailure(run: FailedRun): EarshotError {
+export function mediaFailure(failed: FailedRun): EarshotError {
+  const run = { ...failed, stderr: withoutLevels(failed.stderr) };
   const { stderr } = run;
   const details = (reason: string, extra: Record<string, unknown> = {}) => ({ reason, ...extra, ffmpeg: stderrExcerpt(run) });
 
@@ -37,6 +38,14 @@ export function mediaFailure(run: FailedRun): EarshotError {
   }
   if (/No space left on device/.test(stderr)) {
     return retryable('unavailable', 'no disk space left for the decoded audio', details('disk_full'));
+  }
+  // A header value ffmpeg itself refuses (a sample rate of 2^31 Hz, 65535 channels): the same refusal,
+  // reason and message as the bounds probe-info.ts checks, whichever side noticed.
+  if (/Invalid sample rate/i.test(stderr)) {
+    return permanent('unsupported_media', SAMPLE_RATE_MESSAGE, details('sample_rate'));
+  }
+  if (/Too many channels|Invalid (number of )?channels|channel count but channels not set|unspecified number of channels/i.test(stderr)) {
+    return permanent('unsupported_media', CHANNELS_MESSAGE, details('channels'));
   }
   if (/Decoder \([^)]*\) not found|Unknown decoder|Unsupported codec|no decoder/i.test(stderr)) {
     return permanent('unsupported_media', 'the audio is in a codec this server cannot decode', details('codec'));
@@ -61,6 +70,16 @@ export function mediaFailure(run: FailedRun): EarshotError {
 function recognisedBy(stderr: string): boolean {
   for (const m of stderr.matchAll(/^\[([^\]@]+) @ [^\]]*\]/gm)) if (isAllowedDemuxer(m[1]!.trim())) return true;
   return false;
+}
+
+export const SAMPLE_RATE_MESSAGE = 'an audio stream declares a sample rate outside what this server accepts';
+export const CHANNELS_MESSAGE = 'an audio stream declares a number of channels outside what this server accepts';
+
+/** ffmpeg's `-loglevel level+...` tags ("[error] "), which the patterns here do not expect. */
+const LEVEL_TAG = /\[(?:panic|fatal|error|warning|info|verbose|debug|trace)\] /g;
+
+export function withoutLevels(stderr: string): string {
+  return stderr.replace(LEVEL_TAG, '');
 }
 
 /** ffprobe's notice that a mov-only option was skipped is noise on every other file. */

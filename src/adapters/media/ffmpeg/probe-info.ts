@@ -1,6 +1,7 @@
 /** ffprobe's JSON as MediaInfo, and the sanity limits a file must pass before we decode it. */
 import { EarshotError, permanent } from '../../../core/errors.js';
 import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from '../../../ports/media-tool.js';
+import { CHANNELS_MESSAGE, SAMPLE_RATE_MESSAGE } from './media-failure.js';
 import { MIN_PROBE_SCORE, isAllowedDemuxer } from './untrusted-input.js';
 
 /** The subset of `ffprobe -print_format json -show_format -show_streams` we read. */
@@ -18,6 +19,8 @@ interface FfprobeJson {
     r_frame_rate?: string;
     duration?: string;
     disposition?: { attached_pic?: number };
+    /** Matroska keeps each stream's length in a DURATION tag ("00:00:11.000000000"). */
+    tags?: { DURATION?: string };
   }[];
 }
 
@@ -37,9 +40,13 @@ export function parseProbeJson(stdout: string, sizeBytes: number): { info: Media
   }
   const audio: AudioStreamInfo[] = [];
   const video: VideoStreamInfo[] = [];
-  for (const s of json.streams ?? []) {
+  const streams = json.streams ?? [];
+  const format = json.format ?? {};
+  for (const s of streams) {
     const index = s.index ?? -1;
-    const durationSeconds = seconds(s.duration);
+    // The container's length is its longest stream's (a subtitle track can outlast the audio), so it
+    // stands for a stream only when that stream is the file's only one.
+    const durationSeconds = seconds(s.duration) ?? clockSeconds(s.tags?.DURATION) ?? (streams.length === 1 ? seconds(format.duration) : null);
     if (s.codec_type === 'audio') {
       audio.push({ index, codec: s.codec_name ?? 'unknown', sampleRate: Number(s.sample_rate ?? 0) || 0, channels: s.channels ?? 0, durationSeconds });
     } else if (s.codec_type === 'video' && s.disposition?.attached_pic !== 1) {
@@ -48,7 +55,6 @@ export function parseProbeJson(stdout: string, sizeBytes: number): { info: Media
       video.push({ index, codec: s.codec_name ?? 'unknown', width: s.width ?? 0, height: s.height ?? 0, frameRate, durationSeconds });
     }
   }
-  const format = json.format ?? {};
   const bitRate = Number(format.bit_rate);
   const info: MediaInfo = {
     formatName: format.format_name ?? 'unknown',
@@ -62,12 +68,13 @@ export function parseProbeJson(stdout: string, sizeBytes: number): { info: Media
 }
 
 /** Throws the first limit the file breaks; every failure is permanent, since the file will not change. */
-export function checkMediaInfo(info: MediaInfo, probeScore: number, limits: MediaLimits): void {
+export function checkMediaInfo(info: MediaInfo, probeScore: number | null, limits: MediaLimits): void {
   if (!isAllowedDemuxer(info.formatName)) {
     // The format whitelist should have refused it already; this guards an ffmpeg that ignores it.
     throw permanent('unsupported_media', 'this kind of file is not accepted', { reason: 'format_not_allowed', format: info.formatName });
   }
-  if (probeScore < MIN_PROBE_SCORE) {
+  // null: the demuxer was chosen by our own check of the content (see ogg-sync.ts), not by ffprobe's guess.
+  if (probeScore !== null && probeScore < MIN_PROBE_SCORE) {
     throw permanent('unsupported_media', 'the file is not audio or video in a format we recognise', { reason: 'unrecognized', probeScore });
   }
   const declared = declaredDurationSeconds(info);
@@ -80,7 +87,7 @@ export function checkMediaInfo(info: MediaInfo, probeScore: number, limits: Medi
   }
   for (const a of info.audio) {
     if (a.sampleRate < limits.minSampleRate || a.sampleRate > limits.maxSampleRate) {
-      throw permanent('unsupported_media', 'an audio stream has an unusable sample rate', {
+      throw permanent('unsupported_media', SAMPLE_RATE_MESSAGE, {
         reason: 'sample_rate',
         sampleRate: a.sampleRate,
         minSampleRate: limits.minSampleRate,
@@ -88,7 +95,7 @@ export function checkMediaInfo(info: MediaInfo, probeScore: number, limits: Medi
       });
     }
     if (a.channels < 1 || a.channels > limits.maxChannels) {
-      throw permanent('unsupported_media', 'an audio stream has an unusable number of channels', {
+      throw permanent('unsupported_media', CHANNELS_MESSAGE, {
         reason: 'channels',
         channels: a.channels,
         maxChannels: limits.maxChannels,
@@ -97,16 +104,24 @@ export function checkMediaInfo(info: MediaInfo, probeScore: number, limits: Medi
   }
 }
 
-/** The longest duration the container or any stream claims. */
+/**
+ * The longest audio the file claims: its audio streams' lengths (what would be decoded), or the
+ * container's where no audio stream states one. Video and subtitle streams do not count.
+ */
 export function declaredDurationSeconds(info: MediaInfo): number | null {
-  const all = [info.durationSeconds, ...info.audio.map((a) => a.durationSeconds), ...info.video.map((v) => v.durationSeconds)];
-  const known = all.filter((d): d is number => d !== null);
-  return known.length > 0 ? Math.max(...known) : null;
+  const known = info.audio.map((a) => a.durationSeconds).filter((d): d is number => d !== null);
+  return known.length > 0 ? Math.max(...known) : info.durationSeconds;
 }
 
 function seconds(value: string | undefined): number | null {
   const n = Number(value);
   return value !== undefined && Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+/** "01:02:03.5" → 3723.5; anything else → null. */
+function clockSeconds(value: string | undefined): number | null {
+  const m = /^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$/.exec(value?.trim() ?? '');
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : null;
 }
 
 /** "30000/1001" → 29.97; "0/0" → null. */

@@ -17,6 +17,7 @@ export const ALLOWED_DEMUXERS: readonly string[] = [
   'wav',
   'w64',
   'flac',
+  'wv',
   'ogg',
   'aac',
   'amr',
