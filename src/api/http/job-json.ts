@@ -5,6 +5,7 @@
  */
 import { priorityName, taskStates, jobStatuses, type Json, type Priority, type StepProgress, type TaskRecord } from '../../core/job.js';
 import type { ErrorInfo } from '../../core/errors.js';
+import { jobWarnings, type Warning } from '../../core/warnings.js';
 import type { DeadTask, JobDetail, JobSummary } from '../../ports/store.js';
 import { describers } from '../../pipelines/index.js';
 
@@ -48,6 +49,8 @@ export interface TaskJson {
 
 export interface JobDetailJson extends JobJson {
   tasks: TaskJson[];
+  /** What the user should know although the job went ahead (damaged media), from its tasks' outputs. */
+  warnings: Warning[];
 }
 
 export interface DeadTaskJson extends TaskJson {
@@ -124,7 +127,7 @@ export function taskJson(task: TaskRecord, nowMs: number): TaskJson {
 
 /** A job with its tasks, as `GET /v1/jobs/{id}` and the actions on one job answer. */
 export function jobDetailJson(job: JobDetail, nowMs: number): JobDetailJson {
-  return { ...jobJson(job, nowMs), tasks: job.tasks.map((t) => taskJson(t, nowMs)) };
+  return { ...jobJson(job, nowMs), tasks: job.tasks.map((t) => taskJson(t, nowMs)), warnings: jobWarnings(job.tasks) };
 }
 
 export function deadTaskJson(task: DeadTask, nowMs: number): DeadTaskJson {
@@ -226,8 +229,16 @@ export const taskSchema = { $id: 'Task', type: 'object', required: Object.keys(t
 export const jobDetailSchema = {
   $id: 'JobDetail',
   type: 'object',
-  required: [...Object.keys(jobProperties), 'tasks'],
-  properties: { ...jobProperties, tasks: { type: 'array', items: { $ref: 'Task#' } } },
+  required: [...Object.keys(jobProperties), 'tasks', 'warnings'],
+  properties: {
+    ...jobProperties,
+    tasks: { type: 'array', items: { $ref: 'Task#' } },
+    warnings: {
+      type: 'array',
+      description: 'What the user should know although the job went ahead, e.g. damaged media transcribed as far as it could be read (codes decode_errors, truncated).',
+      items: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } }, additionalProperties: true },
+    },
+  },
 } as const;
 
 export const deadTaskSchema = {

@@ -6,7 +6,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { EarshotError } from '../../core/errors.js';
 import type { Engine } from '../../engine/engine.js';
-import type { RawOptions } from '../../pipelines/transcribe/options.js';
+import { onDamageChoices, type RawOptions } from '../../pipelines/transcribe/options.js';
 import { transcriptFormats } from '../../pipelines/transcribe/render.js';
 import { notesFormats } from '../../pipelines/transcribe/keys.js';
 import { defaultNoteTemplate, noteTemplates } from '../../pipelines/notes/templates.js';
@@ -41,6 +41,11 @@ const optionFields = {
   webhook_events: {
     anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
     description: 'Events for webhook_url: job.succeeded, job.failed, job.cancelled (default: those three), job.progress (opt-in).',
+  },
+  on_damage: {
+    type: 'string',
+    enum: [...onDamageChoices],
+    description: 'A damaged file (decode errors, audio ending before its declared length): transcribe what can be read and list `warnings` (transcribe, the default), or fail the job with corrupt_media (reject).',
   },
   notes: {
     anyOf: [{ type: 'boolean' }, { type: 'string' }],

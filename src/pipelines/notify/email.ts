@@ -35,6 +35,12 @@ export function outcomeEmail(to: string, event: JobEvent, links: Record<string, 
       html.push('</ul>');
       lines.push('');
     }
+    // Damaged media was transcribed as far as it could be read: the reader must not take it for the whole.
+    const warnings = job.warnings ?? [];
+    if (warnings.length > 0) {
+      lines.push('Warnings:', ...warnings.map((w) => `  ${w.code}: ${w.message}`), '');
+      html.push('<p>Warnings:</p><ul>', ...warnings.map((w) => `<li>${escapeHtml(w.code)}: ${escapeHtml(w.message)}</li>`), '</ul>');
+    }
   } else {
     subject = `${capitalise(job.kind)} failed: ${job.title}`;
     const reason = job.error ? `${job.error.message} (${job.error.code})` : 'an unknown error';

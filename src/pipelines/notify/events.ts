@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ErrorInfo } from '../../core/errors.js';
+import { jobWarnings, type Warning } from '../../core/warnings.js';
 import type { Json, JobRecord, JobStatus } from '../../core/job.js';
 import type { JobDetail } from '../../ports/store.js';
 
@@ -57,6 +58,8 @@ export interface JobEvent {
       status: JobStatus;
       title: string;
       error: ErrorInfo | null;
+      /** What the user should know although the job went ahead (damaged media); see core/warnings.ts. */
+      warnings: Warning[];
       created_at: string;
       finished_at: string | null;
       url: string;
@@ -100,6 +103,7 @@ export function jobEvent(
         status: job.status,
         title: description.title,
         error: job.error,
+        warnings: jobWarnings(job.tasks),
         created_at: new Date(job.createdAt).toISOString(),
         finished_at: iso(job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled' ? outcomeAt(job) : null),
         url: `${options.publicUrl}/v1/jobs/${job.id}`,

@@ -38,7 +38,12 @@ export interface TranscriptionOptions {
   /** Events the job's webhook receives; default every outcome (job.progress is opt-in). */
   webhookEvents?: string[];
   notes?: boolean | string;
+  /** A damaged file (decode errors, audio missing): transcribe what is readable, with warnings (default), or fail. */
+  onDamage?: OnDamage;
 }
+
+export const onDamageChoices = ['transcribe', 'reject'] as const;
+export type OnDamage = (typeof onDamageChoices)[number];
 
 export interface TranscriptionInput extends TranscriptionOptions {
   source: TranscriptionSource;
@@ -130,6 +135,10 @@ function parseKnownOptions(raw: RawOptions, defaults: { engine: string }): Trans
   const chunkSeconds = num(raw.chunk_seconds, 'chunk_seconds', 30, 3600);
   const translate = bool(raw.translate, 'translate');
   const notes = parseNotesOption(raw.notes);
+  const onDamage = str(raw.on_damage)?.toLowerCase();
+  if (onDamage !== undefined && !(onDamageChoices as readonly string[]).includes(onDamage)) {
+    throw permanent('bad_request', `on_damage must be ${onDamageChoices.join(' or ')}`, { on_damage: onDamage });
+  }
   return {
     language,
     engine: (str(raw.engine) ?? defaults.engine).toLowerCase(),
@@ -144,6 +153,7 @@ function parseKnownOptions(raw: RawOptions, defaults: { engine: string }): Trans
     ...(webhookUrl ? { webhookUrl } : {}),
     ...(webhookEvents ? { webhookEvents } : {}),
     ...(notes !== undefined ? { notes } : {}),
+    ...(onDamage ? { onDamage: onDamage as OnDamage } : {}),
   };
 }
 

@@ -26,7 +26,7 @@ interface Cue {
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
-/** The JSON shape follows OpenAI's verbose_json (times in seconds), with words where known. */
+/** The JSON shape follows OpenAI's verbose_json (times in seconds), with words where known, and our `warnings`. */
 export function transcriptJson(t: Transcript): Record<string, unknown> {
   return {
     text: t.text,
@@ -41,6 +41,7 @@ export function transcriptJson(t: Transcript): Record<string, unknown> {
       text: s.text,
       ...(s.words ? { words: s.words.map((w) => ({ word: w.text, start: seconds(w.startMs), end: seconds(w.endMs), ...(w.confidence !== undefined ? { confidence: w.confidence } : {}) })) } : {}),
     })),
+    warnings: t.warnings ?? [],
   };
 }
 

@@ -14,7 +14,7 @@ import type { Registry, TaskContext } from '../../engine/registry.js';
 import type { AsrEngines, AsrResult } from '../../ports/asr-engine.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { Llm } from '../../ports/llm.js';
-import type { MediaTool } from '../../ports/media-tool.js';
+import type { DecodeWarning, MediaTool } from '../../ports/media-tool.js';
 import type { SpeechRegion, Vad } from '../../ports/vad.js';
 import { smoothRegions } from './speech.js';
 import { planChunks, type Chunk } from './chunk-plan.js';
@@ -58,6 +58,8 @@ interface PrepareOutput {
   duration_ms: number;
   speech_ms: number;
   chunks: number;
+  /** Damage the decode read past; the job's and the transcript's warnings. */
+  warnings?: DecodeWarning[];
 }
 
 interface AsrTaskInput {
@@ -120,7 +122,8 @@ async function probe(ctx: TaskContext, deps: TranscribeDeps): Promise<Json> {
     if (!audio) throw permanent('unsupported_media', 'the file has no audio stream', { reason: 'no_audio' });
     return {
       format: info.formatName,
-      duration_seconds: info.durationSeconds ?? audio.durationSeconds,
+      // The stream's own length: the container's may be a longer subtitle or video track's.
+      duration_seconds: audio.durationSeconds ?? info.durationSeconds,
       size_bytes: info.sizeBytes,
       audio: { codec: audio.codec, sample_rate: audio.sampleRate, channels: audio.channels },
       video: info.video.length > 0,
@@ -160,11 +163,14 @@ async function prepare(ctx: TaskContext, deps: TranscribeDeps): Promise<Json> {
   return withWorkDir(deps.workDir, ctx.task.id, async (dir) => {
     const source = await fetchSource(ctx, deps, dir);
     const wavFile = join(dir, 'audio.wav');
-    await deps.media.decodeAudio(source, wavFile, {
+    const { warnings } = await deps.media.decodeAudio(source, wavFile, {
       signal: ctx.signal,
       sampleRate: ASR_SAMPLE_RATE,
       onProgress: (seconds) => ctx.progress({ decoded_seconds: Math.round(seconds) }),
     });
+    if (warnings.length > 0 && job.onDamage === 'reject') {
+      throw permanent('corrupt_media', `the file is damaged (${warnings.map((w) => w.message).join('; ')})`, { reason: 'damaged', on_damage: 'reject', warnings });
+    }
     const { regions, durationMs } = await detectSpeech(wavFile, deps, ctx.signal);
     const audioKey = jobBlobKey(ctx.task.tenantId, ctx.task.jobId, 'audio.wav');
     await deps.blobs.put(audioKey, createReadStream(wavFile), { contentType: 'audio/wav' });
@@ -179,7 +185,7 @@ async function prepare(ctx: TaskContext, deps: TranscribeDeps): Promise<Json> {
       })),
     );
     const speechMs = regions.reduce((a, r) => a + r.endMs - r.startMs, 0);
-    return { audio_key: audioKey, duration_ms: durationMs, speech_ms: speechMs, chunks: chunks.length } satisfies PrepareOutput;
+    return { audio_key: audioKey, duration_ms: durationMs, speech_ms: speechMs, chunks: chunks.length, ...(warnings.length > 0 ? { warnings } : {}) } satisfies PrepareOutput;
   });
 }
 
@@ -235,6 +241,7 @@ async function merge(ctx: TaskContext, deps: TranscribeDeps): Promise<Json> {
     model: used?.model ?? job.model ?? '',
     language: job.language,
   });
+  if (prepared.warnings && prepared.warnings.length > 0) transcript.warnings = prepared.warnings;
   const key = jobBlobKey(ctx.task.tenantId, ctx.task.jobId, 'transcript.internal.json');
   await deps.blobs.put(key, Buffer.from(JSON.stringify(transcript)), { contentType: 'application/json' });
   const words = transcript.text.split(/\s+/).filter(Boolean).length;

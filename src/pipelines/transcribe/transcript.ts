@@ -1,4 +1,6 @@
 /** The stitched transcript of a job, as the merge step stores it and the renderers read it. */
+import type { Warning } from '../../core/warnings.js';
+
 export interface TranscriptWord {
   text: string;
   startMs: number;
@@ -21,4 +23,6 @@ export interface Transcript {
   engine: string;
   model: string;
   segments: TranscriptSegment[];
+  /** Damage read past while decoding the media (see core/warnings.ts); absent when there was none. */
+  warnings?: Warning[];
 }
