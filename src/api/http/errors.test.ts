@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { EarshotError, ERROR_CODES } from '../../core/errors.js';
 import { statusForCode, toHttpError } from './errors.js';
@@ -21,5 +23,18 @@ describe('toHttpError', () => {
 
   it('answers anything that is not ours with a bare 500', () => {
     assert.deepEqual(toHttpError(new Error('secret path /etc/x')), { status: 500, body: { error: { code: 'internal', message: 'internal error', details: null } } });
+  });
+});
+
+describe('the error table in docs/API.md', () => {
+  it('lists every code a client can get under its status', () => {
+    const doc = readFileSync(resolve(import.meta.dirname, '../../../docs/API.md'), 'utf8');
+    const rows = new Map<number, string>();
+    for (const m of doc.matchAll(/^\| (\d{3}) \| (.*) \|$/gm)) rows.set(Number(m[1]), m[2]!);
+    for (const code of ERROR_CODES) {
+      const status = statusForCode(code);
+      const shown = status === 500 ? 'internal' : code;
+      assert.ok(rows.get(status)?.includes(`\`${shown}\``), `docs/API.md has no \`${shown}\` in its ${status} row`);
+    }
   });
 });
