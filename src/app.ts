@@ -75,7 +75,11 @@ export interface AppOverrides {
  */
 export function createEngines(config: Config, logger: Logger = silentLogger): AsrEngines {
   const factories: Record<string, EngineFactory> = {
-    pocketsphinx: { capabilities: POCKETSPHINX_CAPABILITIES, create: () => createPocketsphinxEngine() },
+    // The decoder gets the limits and the work folder of the media tools.
+    pocketsphinx: {
+      capabilities: POCKETSPHINX_CAPABILITIES,
+      create: () => createPocketsphinxEngine({ tmpDir: config.workDir, timeoutMs: config.media.timeoutMs, maxMemoryBytes: config.media.maxMemoryBytes }),
+    },
     mock: { capabilities: MOCK_CAPABILITIES, create: () => createMockEngine(config.mock) },
   };
   if (config.whisper.model) {
@@ -142,6 +146,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     timeoutMs: config.media.timeoutMs,
     maxMemoryBytes: config.media.maxMemoryBytes,
     maxDurationSeconds: config.media.maxDurationSeconds,
+    workDir: config.workDir,
     logger,
   });
   const engines = overrides.engines ?? createEngines(config, logger);

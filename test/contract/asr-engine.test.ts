@@ -3,13 +3,15 @@
  * the mock's seed, failures and latency; pocketsphinx's processes, temp files and failures.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createMockEngine } from '../../src/adapters/asr/mock/mock-engine.js';
 import { createPocketsphinxEngine } from '../../src/adapters/asr/pocketsphinx/pocketsphinx-engine.js';
+import { createEngines } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
 import { ASR_SAMPLE_RATE } from '../../src/core/asr.js';
 import { EarshotError } from '../../src/core/errors.js';
 import { concatPcm, hasSpeech, loadClip, silence } from '../support/speech.js';
@@ -36,9 +38,9 @@ asrEngineContract({
   skip: noPocketsphinx,
 });
 
-/** The command names of a process's children, from /proc/PID/stat (comm is in parentheses, ppid follows). */
-function childCommands(ppid: number): string[] {
-  const names: string[] = [];
+/** The children of a process, from /proc/PID/stat (comm is in parentheses, ppid follows). */
+function childProcesses(ppid: number): { pid: number; name: string }[] {
+  const children: { pid: number; name: string }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -49,10 +51,13 @@ function childCommands(ppid: number): string[] {
     }
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
-    if (Number(fields[1]) === ppid) names.push(stat.slice(stat.indexOf('(') + 1, close));
+    if (Number(fields[1]) === ppid) children.push({ pid: Number(entry), name: stat.slice(stat.indexOf('(') + 1, close) });
   }
-  return names;
+  return children;
 }
+
+/** The command names of a process's children. */
+const childCommands = (ppid: number) => childProcesses(ppid).map((c) => c.name);
 
 const asrFailed = (retryable: boolean) => (err: unknown) => err instanceof EarshotError && err.code === 'asr_failed' && err.retryable === retryable;
 
@@ -123,6 +128,7 @@ describe('pocketsphinx engine', { skip: noPocketsphinx || (!hasSpeech && 'the sh
   const goforward = () => loadClip('pocketsphinx/goforward.wav').pcm;
   // Read from /proc rather than `ps`, which a minimal Debian lacks.
   const decoders = () => childCommands(process.pid).filter((c) => c.startsWith('pocketsphinx'));
+  const decoderPids = () => childProcesses(process.pid).filter((c) => c.name.startsWith('pocketsphinx')).map((c) => c.pid);
 
   /** Polls until `check` holds (a process appearing has no event to wait on). */
   const until = async (check: () => boolean, what: string) => {
@@ -178,7 +184,48 @@ describe('pocketsphinx engine', { skip: noPocketsphinx || (!hasSpeech && 'the sh
       await assert.rejects(engine.transcribe({ pcm: short ? pcm.subarray(0, 160) : pcm, language: 'en' }), asrFailed(true));
       await engine.close();
     }
+    assert.deepEqual(decoders(), [], 'the timed-out decoder was killed');
     assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('as the app builds it: runs in the work folder, with its own environment and the media memory limit, and writes nowhere else', async () => {
+    const workDir = join(dir, 'work');
+    const engines = createEngines(loadConfig({ 'work-dir': workDir, 'media-max-memory-bytes': String(1024 ** 3) }, {}));
+    process.env.EARSHOT_TEST_PARENT_ONLY = 'not for children';
+    try {
+      const engine = await engines.get('pocketsphinx');
+      const call = engine.transcribe({ pcm: concatPcm(goforward(), goforward()), language: 'en' });
+      await until(() => decoderPids().length === 1, 'the decoder runs');
+      const pid = decoderPids()[0]!;
+      const proc = (what: string) => readFileSync(`/proc/${pid}/${what}`, 'utf8');
+      const args = proc('cmdline').split('\0');
+      const infile = args[args.indexOf('-infile') + 1]!;
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      const environ = proc('environ').split('\0');
+      const limits = proc('limits');
+      assert.equal((await call).text, 'go forward ten meters go forward ten meters');
+      assert.equal(dirname(infile), workDir, 'the audio is written in the work folder');
+      assert.equal(cwd, workDir, 'the decoder runs in the work folder');
+      assert.ok(environ.includes(`TMPDIR=${workDir}`), 'its temp folder is the work folder');
+      assert.ok(!environ.some((e) => e.startsWith('EARSHOT_TEST_PARENT_ONLY=')), 'it does not get the parent environment');
+      assert.match(limits, /Max address space\s+1073741824\s+1073741824 /);
+      assert.match(limits, /Max core file size\s+0\s+0 /);
+      assert.deepEqual(await readdir(workDir), []);
+    } finally {
+      delete process.env.EARSHOT_TEST_PARENT_ONLY;
+      await engines.close();
+    }
+  });
+
+  it('is killed by its memory limit: asr_failed that is not retried, nothing left behind', async () => {
+    const engine = createPocketsphinxEngine({ tmpDir: dir, maxMemoryBytes: 64 * 1024 ** 2 });
+    await assert.rejects(
+      engine.transcribe({ pcm: goforward(), language: 'en' }),
+      (err: unknown) => err instanceof EarshotError && err.code === 'asr_failed' && !err.retryable && err.details?.reason === 'memory',
+    );
+    assert.deepEqual(decoders(), []);
+    assert.deepEqual(await readdir(dir), []);
+    await engine.close();
   });
 
   it('refuses a model folder without the model, at once', () => {

@@ -2,19 +2,21 @@
  * AsrEngine on CMU pocketsphinx through its command-line decoder (`pocketsphinx_continuous`, Debian's
  * `pocketsphinx` + `pocketsphinx-en-us`): English only, weak but real, and installable offline. Each
  * call writes the samples to a raw temp file and runs one decoder process on it, so decoding never
- * touches the event loop; the CLI loads the model on every call (about 0.35 s).
+ * touches the event loop; the CLI loads the model on every call (about 0.35 s). The decoder runs
+ * under the limits every external tool gets (adapters/process/limited-process.ts): in the work
+ * folder, with its own environment, a wall-time and an address-space limit.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, endianness, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ASR_SAMPLE_RATE, supportsLanguage, type AsrCapabilities } from '../../../core/asr.js';
-import { abortError, EarshotError, permanent, retryable } from '../../../core/errors.js';
+import { EarshotError, permanent, retryable } from '../../../core/errors.js';
 import type { AsrEngine, AsrResult } from '../../../ports/asr-engine.js';
 import { createConcurrencyLimit } from '../concurrency-limit.js';
 import { createEngineCalls } from '../engine-calls.js';
+import { ranOutOfMemory, runLimitedProcess, type LimitReason } from '../../process/limited-process.js';
 import { parsePocketsphinxOutput } from './pocketsphinx-output.js';
 
 export interface PocketsphinxEngineOptions {
@@ -29,14 +31,18 @@ export interface PocketsphinxEngineOptions {
   timeoutMs?: number;
   /** Decoder processes at once (each uses one CPU core); further calls wait. Default: the CPU count. */
   maxConcurrent?: number;
-  /** Where the audio is written for the decoder. Default the OS temp folder. */
+  /** Where the audio is written and the decoder runs (its cwd and TMPDIR): the configured work folder. Default the OS temp folder. */
   tmpDir?: string;
+  /** Address-space limit of each decoder process (`prlimit --as`); null for none. Default 2 GiB. */
+  maxMemoryBytes?: number | null;
 }
 
 export const POCKETSPHINX_CAPABILITIES: AsrCapabilities = { languages: ['en'], languageDetection: false, wordTimestamps: true, streaming: false, translation: false };
 /** stdout is a few lines per utterance; anything near this is not the decoder we know. */
-const MAX_STDOUT_CHARS = 16 * 1024 * 1024;
-const STDERR_TAIL_CHARS = 8192;
+const MAX_STDOUT_BYTES = 16 * 1024 * 1024;
+const STDERR_TAIL_BYTES = 8192;
+/** Not the parent's environment (it holds our secrets). Few malloc arenas: each reserves address space the limit counts. */
+const DECODER_ENV: Readonly<Record<string, string>> = { LC_ALL: 'C', MALLOC_ARENA_MAX: '2' };
 
 /** The pocketsphinx engine; throws `invalid_config` at once if the model files are missing. */
 export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}): AsrEngine {
@@ -44,6 +50,7 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   const modelDir = options.modelDir ?? '/usr/share/pocketsphinx/model/en-us';
   const timeoutMs = options.timeoutMs ?? 300_000;
   const tmpDir = options.tmpDir ?? tmpdir();
+  const maxMemoryBytes = options.maxMemoryBytes === null ? undefined : (options.maxMemoryBytes ?? 2 * 1024 ** 3);
   const limit = createConcurrencyLimit(options.maxConcurrent ?? availableParallelism());
   const model = { hmm: join(modelDir, 'en-us'), lm: join(modelDir, 'en-us.lm.bin'), dict: join(modelDir, 'cmudict-en-us.dict') };
   const missing = Object.values(model).filter((p) => !existsSync(p));
@@ -53,13 +60,14 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
 
   const decode = async (pcm: Int16Array, signal: AbortSignal): Promise<AsrResult> => {
     const file = join(tmpDir, `earshot-pocketsphinx-${randomUUID()}.raw`);
+    await mkdir(tmpDir, { recursive: true });
     await writeFile(file, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), { mode: 0o600, flag: 'wx' });
     try {
       // Raw input: given a `.wav` name, this CLI skips 44 bytes without reading the header.
       const args = ['-infile', file, '-time', 'yes', '-hmm', model.hmm, '-lm', model.lm, '-dict', model.dict];
       args.push('-samprate', String(ASR_SAMPLE_RATE), '-input_endian', endianness() === 'LE' ? 'little' : 'big');
       const audioMs = (pcm.length * 1000) / ASR_SAMPLE_RATE;
-      const stdout = await runDecoder(binary, args, signal, Math.max(timeoutMs, Math.ceil(2 * audioMs)));
+      const stdout = await runDecoder({ binary, args, signal, timeoutMs: Math.max(timeoutMs, Math.ceil(2 * audioMs)), workDir: tmpDir, maxMemoryBytes });
       const segments = parsePocketsphinxOutput(stdout, Math.floor(audioMs));
       return { text: segments.map((s) => s.text).join(' '), language: 'en', segments };
     } finally {
@@ -101,43 +109,40 @@ export function createPocketsphinxEngine(options: PocketsphinxEngineOptions = {}
   };
 }
 
-/** Runs one decoder process and resolves with its stdout; `signal` and the timeout kill it. */
-function runDecoder(binary: string, args: string[], signal: AbortSignal, timeoutMs: number): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderrTail = '';
-    let killedFor: 'aborted' | 'timeout' | 'output' | undefined;
-    const kill = (why: NonNullable<typeof killedFor>) => {
-      killedFor ??= why;
-      child.kill('SIGKILL');
-    };
-    const onAbort = () => kill('aborted');
-    signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => kill('timeout'), timeoutMs);
-    const settle = (err: Error | undefined) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      if (err) reject(err);
-      else resolve(stdout);
-    };
-    const failure = (message: string, details: Record<string, unknown>) => retryable('asr_failed', message, details);
+interface DecoderRun {
+  binary: string;
+  args: string[];
+  signal: AbortSignal;
+  timeoutMs: number;
+  workDir: string;
+  maxMemoryBytes: number | undefined;
+}
 
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-      if (stdout.length > MAX_STDOUT_CHARS) kill('output');
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderrTail = (stderrTail + s).slice(-STDERR_TAIL_CHARS)));
-    // A process that cannot start emits 'error' (ENOENT, EACCES) and may not emit 'close'.
-    child.once('error', (err: NodeJS.ErrnoException) => settle(failure(`pocketsphinx could not start: ${err.code ?? err.message}`, { binary })));
-    child.once('close', (code, exitSignal) => {
-      if (killedFor === 'aborted') settle(abortError('the ASR call was aborted'));
-      else if (killedFor === 'timeout') settle(failure('pocketsphinx timed out', { timeoutMs }));
-      else if (killedFor === 'output') settle(failure('pocketsphinx printed more than expected', { maxChars: MAX_STDOUT_CHARS }));
-      else if (code !== 0) settle(failure(`pocketsphinx exited with ${code ?? exitSignal}`, { log: logErrors(stderrTail) }));
-      else settle(undefined);
-    });
+/** Runs one decoder process and resolves with its stdout; `signal` and the limits kill it. */
+async function runDecoder(run: DecoderRun): Promise<string> {
+  const result = await runLimitedProcess({
+    command: run.binary,
+    args: run.args,
+    env: DECODER_ENV,
+    workDir: run.workDir,
+    timeoutMs: run.timeoutMs,
+    ...(run.maxMemoryBytes !== undefined ? { maxMemoryBytes: run.maxMemoryBytes } : {}),
+    signal: run.signal,
+    maxStdoutBytes: MAX_STDOUT_BYTES,
+    stderrTailBytes: STDERR_TAIL_BYTES,
+    fail: decoderFailure,
   });
+  if (result.code === 0) return result.stdout;
+  // Out of its memory limit it fails the same way every time: not worth another attempt.
+  if (ranOutOfMemory(result.stderr)) {
+    throw new EarshotError('asr_failed', 'pocketsphinx ran out of its memory limit', { details: { reason: 'memory', maxMemoryBytes: run.maxMemoryBytes, log: logErrors(result.stderr) } });
+  }
+  throw retryable('asr_failed', `pocketsphinx exited with ${result.code ?? result.signal}`, { log: logErrors(result.stderr) });
+}
+
+function decoderFailure(reason: LimitReason, details: Record<string, unknown>): EarshotError {
+  const message = { timeout: 'pocketsphinx timed out', output_too_large: 'pocketsphinx printed more than expected', not_started: 'pocketsphinx could not start' }[reason];
+  return retryable('asr_failed', message, { reason, ...details });
 }
 
 /** The ERROR/FATAL lines of the decoder's log, or its last lines. */
