@@ -134,12 +134,20 @@ describe('a PostgreSQL outage of 15 s under load', () => {
       answers.push({ at, route: name, status: res.status, code, retryAfter: res.headers.get('retry-after') });
       return new Response(text, { status: res.status, headers: res.headers });
     };
-    const submit = (tasks = SLEEPS_PER_JOB, sleepMs = 2500) =>
-      ask('/v1/jobs', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ kind: 'diagnostics', input: { tasks, sleep_ms: sleepMs } }),
-      });
+    // Every submission carries its own Idempotency-Key, as a client that means to retry does: a
+    // submission that committed just as the connection broke may have been answered 503 all the same.
+    const submissions = new Map<string, { body: string; accepted: boolean }>();
+    const send = async (key: string) => {
+      const entry = submissions.get(key)!;
+      const res = await ask('/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: entry.body });
+      if (res.status === 202 || res.status === 200) entry.accepted = true;
+      return res;
+    };
+    const submit = (tasks = SLEEPS_PER_JOB, sleepMs = 2500) => {
+      const key = `outage-${submissions.size}`;
+      submissions.set(key, { body: JSON.stringify({ kind: 'diagnostics', input: { tasks, sleep_ms: sleepMs } }), accepted: false });
+      return send(key);
+    };
     /** Each job submitted before the outage, with the number of sleeps it spawns. */
     const jobs: { id: string; sleeps: number }[] = [];
     const submitted = async (tasks?: number, sleepMs?: number) => {
@@ -213,10 +221,16 @@ describe('a PostgreSQL outage of 15 s under load', () => {
         const gather = job.tasks.find((t) => t.key === 'gather')!;
         assert.equal((gather.output as { tasks: number }).tasks, sleeps, `job ${id}: gather saw each sleep once`);
       }
-      // Nothing submitted was doubled either: only the jobs that got a 202 exist.
-      const accepted = answers.filter((a) => a.route === 'POST /v1/jobs' && a.status === 202).length;
+      // Nothing submitted was lost or doubled: each submission refused during the outage, sent again
+      // with its key, is accepted (or replays the job it had in fact created), and there is exactly
+      // one job per key.
+      for (const [key, entry] of submissions) {
+        if (entry.accepted) continue;
+        const again = await send(key);
+        assert.ok(again.status === 202 || again.status === 200, `${key} sent again: ${again.status} ${await again.clone().text()}`);
+      }
       const all = await store.listJobs({ tenantId: 'local', limit: 500 });
-      assert.equal(all.length, accepted, 'one job per accepted submission');
+      assert.equal(all.length, submissions.size, 'one job per submission');
     } finally {
       await store.close();
     }
