@@ -5,6 +5,7 @@
  * last lines of stderr with our paths replaced, for operators.
  */
 import { type EarshotError, permanent, retryable } from '../../../core/errors.js';
+import { ranOutOfMemory } from '../../process/limited-process.js';
 import { isAllowedDemuxer } from './untrusted-input.js';
 
 export interface FailedRun {
@@ -31,9 +32,8 @@ export function mediaFailure(failed: FailedRun): EarshotError {
   if (/detected only with low score/.test(stderr)) {
     return permanent('unsupported_media', 'the file is not audio or video in a format we recognise', details('unrecognized'));
   }
-  // ENOMEM under the address-space limit; the dynamic loader's "failed to map segment" when the
-  // limit is too small for ffmpeg to start at all.
-  if (/Cannot allocate memory|failed to map segment|bad_alloc|out of memory/i.test(stderr)) {
+  // Out of the address-space limit (also when it is too small for ffmpeg to start at all).
+  if (ranOutOfMemory(stderr)) {
     return permanent('media_limit_exceeded', 'the media tool ran out of its memory limit', details('memory'));
   }
   if (/No space left on device/.test(stderr)) {
