@@ -74,7 +74,7 @@ function sqliteVersion(): string {
   }
 }
 
-/** The server version and the durability settings (the throwaway server runs without fsync). */
+/** The server version and the durability settings the figures were measured at. */
 async function postgresSettings(url: string): Promise<Record<string, string>> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -3,15 +3,17 @@
  * wake-up latency, on SQLite and on PostgreSQL, printed as a table with the targets beside them.
  *
  *   npm run bench:engine -- [--only sqlite|postgres] [--tasks N] [--fanout-jobs N] [--fanout-width N]
- *                           [--workers N] [--concurrency N] [--claim-batch N] [--wakeups N] [--json]
+ *                           [--workers N] [--concurrency N] [--claim-batch N] [--wakeups N] [--fsync-off] [--json]
  *
  * --json prints one JSON document on stdout; progress always goes to stderr. (npm prints its own
  * banner on stdout: use `npm run -s bench:engine -- --json` to pipe it.) PostgreSQL comes from
- * EARSHOT_DATABASE_URL, an empty scratch database, or else a throwaway server (test/support) that
- * runs without fsync: compare PostgreSQL figures only between runs on the same kind of server.
+ * EARSHOT_DATABASE_URL, an empty scratch database, or else a throwaway server (test/support) at
+ * PostgreSQL's default durability (fsync on; --fsync-off turns fsync, synchronous_commit and
+ * full_page_writes off, as the tests run it). The table prints the server's settings beside the figures.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { keepDefaultDurability } from '../test/support/postgres.js';
 import { openPostgres, openSqlite, type BackendName, type BenchBackend } from './engine-backends.js';
 import {
   fanOutThroughput,
@@ -72,6 +74,7 @@ function parseConfig(argv: string[]): Config {
       concurrency: { type: 'string' },
       'claim-batch': { type: 'string' },
       wakeups: { type: 'string' },
+      'fsync-off': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -86,6 +89,7 @@ function parseConfig(argv: string[]): Config {
     throw new Error(`--only takes sqlite or postgres, got "${values.only}"`);
   }
   const concurrency = int('concurrency', values.concurrency, 128);
+  keepDefaultDurability(!values['fsync-off']);
   return {
     backends: values.only ? [values.only] : ['sqlite', 'postgres'],
     tasks: { sqlite: int('tasks', values.tasks, 20_000), postgres: int('tasks', values.tasks, 10_000) },

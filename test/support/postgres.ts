@@ -30,12 +30,17 @@ export interface Cluster {
 }
 
 const DIR_PREFIX = 'earshot-pg-';
+// Durability is pointless for throwaway test data and costs most of the time.
+const NOT_DURABLE = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
 const SETTINGS = [
-  'fsync=off', // durability is pointless for throwaway data and costs most of the time
-  'synchronous_commit=off',
-  'full_page_writes=off',
   'max_connections=200', // several test files run at once, each with its own pools
 ];
+let durable = false;
+
+/** Throwaway servers started from now on run at PostgreSQL's default durability (fsync on), as benchmarks compare. */
+export function keepDefaultDurability(on = true): void {
+  durable = on;
+}
 
 // ---------------------------------------------------------------- running the binaries
 
@@ -243,7 +248,7 @@ export async function startCluster(ownerPid: number, detached = false): Promise<
 }
 
 function pgCtlStartArgs(dir: string, port: number): string[] {
-  const opts = [`-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories='${dir}'`, ...SETTINGS.map((s) => `-c ${s}`)];
+  const opts = [`-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories='${dir}'`, ...[...(durable ? [] : NOT_DURABLE), ...SETTINGS].map((s) => `-c ${s}`)];
   return ['start', '-w', '-t', '60', '-D', path.join(dir, 'data'), '-l', path.join(dir, 'postgres.log'), '-o', opts.join(' ')];
 }
 
