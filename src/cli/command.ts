@@ -24,6 +24,24 @@ export interface CommandContext {
 
 export const DB_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl', 'logLevel'];
 
+/**
+ * Where data lives and how links to it are signed: every process that reads or writes blobs (the API,
+ * workers, which sign the links in notifications) takes all of these.
+ */
+export const STORAGE_SETTINGS: readonly SettingName[] = [
+  'dataDir',
+  'databaseUrl',
+  'storage',
+  's3Endpoint',
+  's3PublicEndpoint',
+  's3Region',
+  's3AccessKeyId',
+  's3SecretAccessKey',
+  's3ForcePathStyle',
+  'publicUrl',
+  'signingSecret',
+];
+
 /** What workers need to run pipelines: engines, media limits, scratch space, notifications, notes. */
 export const PIPELINE_SETTINGS: readonly SettingName[] = [
   'asrEngine',

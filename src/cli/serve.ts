@@ -1,6 +1,6 @@
 import { createMetrics } from '../api/http/index.js';
 import { createApp, createHttpServer, createWorker } from '../app.js';
-import { PIPELINE_SETTINGS, type Command } from './command.js';
+import { PIPELINE_SETTINGS, STORAGE_SETTINGS, type Command } from './command.js';
 import { untilSignal } from './lifecycle.js';
 import { VERSION } from './version.js';
 
@@ -12,18 +12,8 @@ export const serveCommand: Command = {
   settings: [
     'host',
     'port',
-    'dataDir',
-    'databaseUrl',
-    'storage',
-    's3Endpoint',
-    's3PublicEndpoint',
-    's3Region',
-    's3AccessKeyId',
-    's3SecretAccessKey',
-    's3ForcePathStyle',
-    'publicUrl',
+    ...STORAGE_SETTINGS,
     'auth',
-    'signingSecret',
     'workers',
     'pools',
     'concurrency',

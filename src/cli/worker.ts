@@ -1,5 +1,5 @@
 import { createApp, createWorker } from '../app.js';
-import { PIPELINE_SETTINGS, type Command } from './command.js';
+import { PIPELINE_SETTINGS, STORAGE_SETTINGS, type Command } from './command.js';
 import { untilSignal } from './lifecycle.js';
 
 export const workerCommand: Command = {
@@ -12,16 +12,7 @@ export const workerCommand: Command = {
     'concurrency',
     'leaseMs',
     'shutdownGraceMs',
-    'dataDir',
-    'databaseUrl',
-    'storage',
-    's3Endpoint',
-    's3Region',
-    's3AccessKeyId',
-    's3SecretAccessKey',
-    's3ForcePathStyle',
-    'publicUrl',
-    'signingSecret',
+    ...STORAGE_SETTINGS,
     ...PIPELINE_SETTINGS,
     'logLevel',
   ],

@@ -76,6 +76,10 @@ describe('earshot CLI', () => {
     assert.equal(serveHelp.status, 0);
     assert.match(serveHelp.stdout, /--port <value>/);
     assert.match(serveHelp.stdout, /EARSHOT_PORT/);
+    // Workers sign the links in notifications, so they take every storage setting the API takes.
+    const workerHelp = earshot(['worker', '--help']);
+    assert.equal(workerHelp.status, 0);
+    for (const flag of ['--s3-endpoint', '--s3-public-endpoint', '--public-url', '--signing-secret']) assert.ok(workerHelp.stdout.includes(flag), `worker --help lacks ${flag}`);
   });
 
   it('refuses bad settings with a clear message and exit code 2', () => {
