@@ -186,11 +186,8 @@ export class TranscriptionService {
       throw err;
     }
     if (result.created) await this.o.store.completeUpload(uploadId, result.job.id);
-    else if (!upload.jobId) {
-      // A replay: the first request's upload is the one in use, this one goes entirely.
-      await this.o.blobs.delete(upload.blobKey);
-      await this.o.store.deleteUpload(uploadId, tenantId);
-    }
+    // A replay: the first request's upload is the one in use, this one goes entirely.
+    else if (!upload.jobId) await this.discardUpload(tenantId, uploadId);
     return result;
   }
 
